@@ -1,0 +1,56 @@
+"""alerting: geo-targeted SMS alerts. `create_app` builds the web app; nothing runs at import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from alerting.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("ALERTING_INSTANCE", ROOT / "instance")).resolve()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from `settings` (default: the environment)."""
+    from alerting import api, auth, db, targeting
+    from alerting.redis_conn import embedded_redis_url
+
+    instance_path = settings.instance_path if settings else default_instance_path()
+    settings = settings or Settings.from_env(instance_path)
+    if not settings.redis_url:
+        settings = settings.replace(redis_url=embedded_redis_url(instance_path))
+
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        REMEMBER_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    engine = db.make_engine(settings.database_url)
+    app.extensions["alerting.settings"] = settings
+    app.extensions["alerting.engine"] = engine
+    app.extensions["alerting.sessionmaker"] = db.make_sessionmaker(engine)
+    app.extensions["alerting.register"] = targeting.Register(engine)
+    app.teardown_appcontext(db.close_session)
+
+    csrf.init_app(app)
+    auth.login_manager.init_app(app)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # the API checks CSRF itself, for cookie sessions only
+    return app

@@ -1,0 +1,131 @@
+"""Who is asking: staff sessions (flask-login) or API keys, and the role each route needs."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask import abort, g, jsonify, redirect, request, url_for
+from flask_login import LoginManager, current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerting.db import db
+from alerting.models import ROLES, ApiKey, StaffUser, utcnow
+
+login_manager = LoginManager()
+login_manager.login_view = "staff.login"
+login_manager.session_protection = "basic"
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> StaffUser | None:
+    user = db().get(StaffUser, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever made the request, as the audit log and role checks see them."""
+
+    audit_name: str
+    role: str
+    staff_user_id: int | None = None
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(minimum)
+
+
+def create_staff_user(session: Session, email: str, role: str, password: str) -> StaffUser:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if len(password) < 10:
+        raise ValueError("the password must have at least 10 characters")
+    user = StaffUser(email=email.strip().lower(), role=role, password_hash=hash_password(password))
+    session.add(user)
+    return user
+
+
+def _key_hash(key: str) -> str:
+    # API keys are 256-bit random strings, so a fast hash is enough (no dictionary to attack)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, name: str, role: str = "coordinator") -> tuple[ApiKey, str]:
+    """Make a key; the clear key is returned once and never stored."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    key = "alk_" + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, prefix=key[:10], key_hash=_key_hash(key), role=role)
+    session.add(row)
+    return row, key
+
+
+def principal() -> Principal | None:
+    """The caller of this request: a Bearer API key, else the signed-in staff user."""
+    if "principal" in g:
+        return g.principal
+    found: Principal | None = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        session = db()
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(header[7:].strip())))
+        if key is not None and not key.revoked:
+            key.last_used_at = utcnow()
+            session.commit()
+            found = Principal(audit_name=f"apikey:{key.name}", role=key.role)
+        g.bearer = True
+    elif current_user.is_authenticated:
+        found = Principal(
+            audit_name=current_user.email, role=current_user.role, staff_user_id=current_user.id
+        )
+    g.principal = found
+    return found
+
+
+def require_role(minimum: str, api: bool = False) -> Callable:
+    """Refuse callers below `minimum`: 401 (API) or the sign-in page when anonymous, else 403."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            who = principal()
+            if who is None:
+                if api:
+                    response = jsonify(
+                        error="unauthorized",
+                        detail="sign in, or send Authorization: Bearer <API key>",
+                    )
+                    response.status_code = 401
+                    response.headers["WWW-Authenticate"] = "Bearer"
+                    return response
+                return redirect(url_for("staff.login", next=request.full_path))
+            if not who.has_role(minimum):
+                if api:
+                    response = jsonify(error="forbidden", detail=f"this needs the {minimum} role")
+                    response.status_code = 403
+                    return response
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate

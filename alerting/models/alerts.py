@@ -1,0 +1,136 @@
+"""Saved areas, alerts, the messages they fan out to, receipts and replies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from alerting.models.base import Base, utcnow
+
+CATEGORIES = ("water", "evacuation", "fire", "flood", "gas", "info", "test")
+LIFE_SAFETY = ("evacuation", "fire", "flood", "gas")
+SEVERITIES = ("extreme", "severe", "moderate", "minor")
+ALERT_STATES = ("draft", "scheduled", "sending", "sent", "completed", "cancelled")
+MESSAGE_STATES = (
+    "pending",
+    "sending",
+    "queued",
+    "accepted",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "skipped",
+    "cancelled",
+)
+FINAL_MESSAGE_STATES = ("delivered", "undelivered", "failed", "skipped", "cancelled")
+
+
+class Area(Base):
+    """A named, saved area (GeoJSON as drawn or uploaded)."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    geojson: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """One alert to everyone inside an area; its messages are the durable record of delivery."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    # {"default": "...", "nb": "...", "en": "..."}
+    texts: Mapped[dict] = mapped_column(JSON)
+    area_geojson: Mapped[str] = mapped_column(Text)
+    area_name: Mapped[str] = mapped_column(String(200), default="")
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    # a follow-up ("all clear") goes to exactly the recipients of its parent
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    sender: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    send_at: Mapped[datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(Base):
+    """One SMS to one phone for one alert; unique per (alert, phone) so a replay cannot double."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "phone", name="uq_messages_alert_phone"),
+        Index("ix_messages_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), index=True
+    )
+    language: Mapped[str] = mapped_column(String(8), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeliveryEvent(Base):
+    """Every status callback as received, kept even when it no longer changes the message."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    provider_sid: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InboundMessage(Base):
+    """An SMS a phone sent to us: STOP/START/HELP keywords or a reply to an alert."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))  # stop | start | help | reply
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
