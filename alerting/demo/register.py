@@ -24,6 +24,7 @@ FIRST = ["Åse", "Øystein", "Ingrid", "Håkon", "Kari", "Ola", "Bjørn", "Sølv
          "Emma", "Jakob", "Sofie", "Lars", "Marte", "Jørgen", "Tone", "Eirik", "Liv", "Anders"]
 LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Bøe", "Sørensen", "Dahl", "Nygård", "Ødegård",
         "Haugland", "Aasen", "Myklebust", "Særheim", "Vik", "Lie", "Berge", "Strand", "Ås"]
+MOBILE_PREFIXES = ["40", "41", "46", "47", "48", "90", "91", "92", "93", "94", "95", "97", "98"]
 # language shares, roughly Bergen's
 LANGUAGES = [("nb", 0.80), ("nn", 0.05), ("en", 0.05), ("pl", 0.04), ("sv", 0.02),
              ("uk", 0.02), ("ar", 0.01), ("da", 0.01)]
@@ -46,7 +47,7 @@ def demo_register_csv(residents: int = 30_000, seed: int = 47) -> str:
         elif rnd.random() < 0.03:
             phone = f"55{rnd.randrange(100000, 999999)}"  # Bergen fixed line: no SMS
         else:
-            phone = f"{rnd.choice('49')}{rnd.randrange(1000000, 9999999)}"
+            phone = f"{rnd.choice(MOBILE_PREFIXES)}{rnd.randrange(100000, 999999)}"
         household_phone = phone
         row_id = f"demo-{i + 1:06d}"
         person = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
