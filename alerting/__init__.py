@@ -20,7 +20,7 @@ def default_instance_path() -> Path:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the environment)."""
-    from alerting import api, auth, db, targeting
+    from alerting import api, auth, db, i18n, staff, targeting
     from alerting.redis_conn import embedded_redis_url
 
     instance_path = settings.instance_path if settings else default_instance_path()
@@ -53,4 +53,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.login_manager.init_app(app)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the API checks CSRF itself, for cookie sessions only
+    from alerting import webhooks
+
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)  # signed by the provider instead
+    i18n.init_app(app)
+    from alerting import portal
+
+    portal.init_app(app)
+    app.register_blueprint(staff.bp)
     return app

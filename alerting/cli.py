@@ -174,3 +174,131 @@ def apikeys_create(name: str, role: str) -> None:
     except IntegrityError:
         raise click.ClickException(f"an API key named {name!r} exists already") from None
     click.echo(key)
+
+
+# --- alerts, worker, simulator, demo -----------------------------------------------------------
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Send and inspect alerts."""
+
+
+def _language_texts(args: list[str]) -> dict[str, str]:
+    """`--message-en TEXT` / `--message-en=TEXT` pairs from the extra arguments."""
+    texts: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--message-"):
+            raise click.UsageError(f"unexpected argument {arg!r}")
+        name, sep, value = arg[len("--message-") :].partition("=")
+        if not sep:
+            if i + 1 >= len(args):
+                raise click.UsageError(f"{arg} needs a text")
+            value = args[i + 1]
+            i += 1
+        texts[name] = value
+        i += 1
+    return texts
+
+
+@alerts_group.command(
+    "send", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.option("--area", "area_file", required=True, type=click.File("rb"),
+              help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).")
+@click.option("--category", required=True)
+@click.option("--severity", required=True)
+@click.option("--message", required=True, help="Default text; add --message-xx TEXT per language.")
+@click.option("--title", default="", help="Default: the start of the message.")
+@click.option("--send-at", default="", help="ISO 8601 time to send at (default: now).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@with_appcontext
+def alerts_send(ctx, area_file, category, severity, message, title, send_at, as_json) -> None:
+    """Send an alert to everyone inside an area (as the `cli` admin)."""
+    from datetime import datetime
+
+    from alerting.alerts import AlertRefused, create_alert
+    from alerting.auth import Principal
+
+    texts = {"default": message, **_language_texts(ctx.args)}
+    try:
+        when = datetime.fromisoformat(send_at.replace("Z", "+00:00")) if send_at else None
+    except ValueError:
+        raise click.ClickException(f"--send-at {send_at!r} is not ISO 8601") from None
+    try:
+        area = json.loads(area_file.read())
+    except ValueError as exc:
+        raise click.ClickException(f"{area_file.name}: invalid JSON ({exc})") from None
+    try:
+        alert = create_alert(
+            db(), Principal("cli", "admin"), area=area, category=category, severity=severity,
+            title=title or message[:60], texts=texts, send_at=when,
+        )
+    except AlertRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"id": alert.id, "status": alert.status,
+                               "recipients": alert.recipients}))
+        return
+    click.echo(f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
+               f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)")
+
+
+@alerts_group.command("show")
+@click.argument("alert_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def alerts_show(alert_id: int, as_json: bool) -> None:
+    """Status of an alert and its messages per status."""
+    from alerting.alerts import AlertRefused, alert_summary
+
+    try:
+        summary = alert_summary(db(), alert_id)
+    except AlertRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
+               f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
+               f"{summary['skipped']} skipped")
+    counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
+    click.echo(f"  messages: {counts or 'none yet'}")
+
+
+@main.command("worker", with_appcontext=False)
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+def worker_command(burst: bool) -> None:
+    """Run one RQ worker (same as `python worker.py`)."""
+    from alerting.worker import main as worker_main
+
+    worker_main(burst=burst)
+
+
+@main.command("simulator", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8099, show_default=True, type=int)
+def simulator_command(host: str, port: int) -> None:
+    """Run the Twilio-compatible SMS simulator (options: SIM_* environment variables)."""
+    import os
+
+    from alerting.simulator import SimulatorConfig, serve
+
+    config = SimulatorConfig.from_env()
+    if config.inbound_url is None:
+        public = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+        config = config.updated({"inbound_url": f"{public}/webhooks/twilio/inbound"})
+    serve(host, port, config)
+
+
+@main.command("demo", with_appcontext=False)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--residents", default=30_000, show_default=True, type=int)
+def demo_command(port: int, residents: int) -> None:
+    """Seed a demo register and run the app, a worker and the SMS simulator together."""
+    from alerting.demo.run import run
+
+    run(port, residents)

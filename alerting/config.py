@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from alerting.simulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
@@ -30,11 +32,6 @@ def _secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-# TODO(lead): import these from alerting.simulator once it lands
-DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
-DEFAULT_AUTH_TOKEN = "simulator-auth-token"
-
-
 @dataclass
 class Settings:
     """Every setting of the service; README.md documents each environment variable."""
@@ -49,6 +46,16 @@ class Settings:
     max_area_km2: float = 5000.0
     sms_provider: str = "simulator"
     sms_rate_per_second: float = 30.0
+    # sending (alerting.sending): local time zone for quiet hours, provider timeout and
+    # concurrency, messages per send job, how long a claim may go unanswered, the sweep period
+    timezone: str = "Europe/Oslo"
+    sms_timeout_s: float = 10.0
+    sms_concurrency: int = 32
+    send_batch: int = 1000
+    claim_timeout_s: float = 60.0
+    sweep_interval_s: float = 5.0
+    sms_max_attempts: int = 8
+    receipt_timeout_s: float = 600.0
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from: str = "Alerting"
@@ -56,6 +63,14 @@ class Settings:
     twilio_base_url: str = ""
     simulator_url: str = "http://127.0.0.1:8099"
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    login_lockout_attempts: int = 5
+    login_lockout_minutes: float = 15.0
+    # resident sign-in codes (alerting.portal): abuse limits per rolling hour, lifetime, attempts
+    signin_codes_per_number: int = 3
+    signin_codes_per_ip: int = 10
+    signin_codes_per_hour: int = 200
+    signin_code_minutes: int = 10
+    signin_code_attempts: int = 5
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
@@ -73,6 +88,14 @@ class Settings:
             max_area_km2=_env_float("MAX_AREA_KM2", 5000.0),
             sms_provider=provider,
             sms_rate_per_second=_env_float("SMS_RATE_PER_SECOND", 30.0),
+            timezone=_env("TIMEZONE", "Europe/Oslo"),
+            sms_timeout_s=_env_float("SMS_TIMEOUT", 10.0),
+            sms_concurrency=int(_env("SMS_CONCURRENCY", "32")),
+            send_batch=int(_env("SEND_BATCH", "1000")),
+            claim_timeout_s=_env_float("CLAIM_TIMEOUT", 60.0),
+            sweep_interval_s=_env_float("SWEEP_INTERVAL", 5.0),
+            sms_max_attempts=int(_env("SMS_MAX_ATTEMPTS", "8")),
+            receipt_timeout_s=_env_float("RECEIPT_TIMEOUT", 600.0),
             twilio_account_sid=_env("TWILIO_ACCOUNT_SID", default_sid),
             twilio_auth_token=_env("TWILIO_AUTH_TOKEN", default_token),
             twilio_from=_env("TWILIO_FROM", "Alerting"),
@@ -80,6 +103,13 @@ class Settings:
             twilio_base_url=_env("TWILIO_BASE_URL", ""),
             simulator_url=_env("SIMULATOR_URL", "http://127.0.0.1:8099").rstrip("/"),
             tile_url=_env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            login_lockout_attempts=int(_env("LOGIN_LOCKOUT_ATTEMPTS", "5")),
+            login_lockout_minutes=_env_float("LOGIN_LOCKOUT_MINUTES", 15.0),
+            signin_codes_per_number=int(_env("SIGNIN_CODES_PER_NUMBER", "3")),
+            signin_codes_per_ip=int(_env("SIGNIN_CODES_PER_IP", "10")),
+            signin_codes_per_hour=int(_env("SIGNIN_CODES_PER_HOUR", "200")),
+            signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
+            signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
         )
 
     def replace(self, **changes: object) -> Settings:

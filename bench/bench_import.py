@@ -1,6 +1,6 @@
 """Import benchmark: the demo generator's CSV, imported fresh, then again (all unchanged).
 
-    .venv/bin/python -m bench.bench_import [--residents 100000] [--database-url URL] [--repeat 3]
+.venv/bin/python -m bench.bench_import [--residents 100000] [--database-url URL] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -34,10 +34,14 @@ def main() -> None:
                 runs.append(time.perf_counter() - start)
         engine.dispose()
     fresh, again = statistics.median(fresh_runs), statistics.median(again_runs)
-    print(f"# {engine.dialect.name}: {rows:,} rows ({args.residents:,} residents), "
-          f"median of {args.repeat}; last report: {report.summary()}")
+    print(
+        f"# {engine.dialect.name}: {rows:,} rows ({args.residents:,} residents), "
+        f"median of {args.repeat}; last report: {report.summary()}"
+    )
     print(f"| {engine.dialect.name} | fresh import | {fresh:.1f} s | {rows / fresh:,.0f} rows/s |")
-    print(f"| {engine.dialect.name} | same file again | {again:.1f} s | {rows / again:,.0f} rows/s |")
+    print(
+        f"| {engine.dialect.name} | same file again | {again:.1f} s | {rows / again:,.0f} rows/s |"
+    )
 
 
 if __name__ == "__main__":

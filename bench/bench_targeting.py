@@ -31,8 +31,10 @@ def star(share: float, vertices: int = 60) -> Polygon:
     wobble = [1 + 0.12 * math.sin(5 * 2 * math.pi * i / vertices) for i in range(vertices)]
     base = math.sqrt(share * total / (math.pi * np.mean(np.square(wobble))))
     ring = [
-        (cx + base * w * math.cos(2 * math.pi * i / vertices) * (EAST - WEST) / (NORTH - SOUTH),
-         cy + base * w * math.sin(2 * math.pi * i / vertices))
+        (
+            cx + base * w * math.cos(2 * math.pi * i / vertices) * (EAST - WEST) / (NORTH - SOUTH),
+            cy + base * w * math.sin(2 * math.pi * i / vertices),
+        )
         for i, w in enumerate(wobble)
     ]
     polygon = Polygon(ring + ring[:1])
@@ -44,8 +46,10 @@ def plain_sql(engine, area: Polygon) -> int:
     minx, miny, maxx, maxy = area.bounds
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT resident_id, lon, lat FROM locations "
-                 "WHERE lon BETWEEN :a AND :c AND lat BETWEEN :b AND :d"),
+            text(
+                "SELECT resident_id, lon, lat FROM locations "
+                "WHERE lon BETWEEN :a AND :c AND lat BETWEEN :b AND :d"
+            ),
             {"a": minx, "b": miny, "c": maxx, "d": maxy},
         ).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -70,8 +74,10 @@ def postgis_ready(engine) -> bool:
 def postgis(engine, area: Polygon) -> int:
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(DISTINCT resident_id) FROM locations "
-                 "WHERE ST_Covers(ST_GeomFromText(:wkt, 4326), geom)"),
+            text(
+                "SELECT count(DISTINCT resident_id) FROM locations "
+                "WHERE ST_Covers(ST_GeomFromText(:wkt, 4326), geom)"
+            ),
             {"wkt": area.wkt},
         ).scalar_one()
 
@@ -86,14 +92,18 @@ def main() -> None:
     engine = fresh_database(args.database_url)
     start = time.perf_counter()
     fill_register(engine, args.locations)
-    print(f"# {args.locations:,} locations in {engine.dialect.name}, "
-          f"filled in {time.perf_counter() - start:.1f} s")
+    print(
+        f"# {args.locations:,} locations in {engine.dialect.name}, "
+        f"filled in {time.perf_counter() - start:.1f} s"
+    )
 
     register = Register(engine)
     start = time.perf_counter()
     register.target(star(0.02))
-    print(f"first query after a register change (loads the arrays): "
-          f"{(time.perf_counter() - start) * 1000:.0f} ms")
+    print(
+        f"first query after a register change (loads the arrays): "
+        f"{(time.perf_counter() - start) * 1000:.0f} ms"
+    )
     with engine.begin() as conn:
         conn.execute(text("CREATE INDEX ix_bench_lon_lat ON locations (lon, lat)"))
     has_postgis = engine.dialect.name == "postgresql" and postgis_ready(engine)
@@ -107,11 +117,15 @@ def main() -> None:
         assert sql_count == target.counts["residents"], (sql_count, target.counts)
         gis = "not installed"
         if has_postgis:
-            gis_ms, gis_count = median_ms(lambda a=area: postgis(engine, a), max(5, args.repeat // 3))
+            gis_ms, gis_count = median_ms(
+                lambda a=area: postgis(engine, a), max(5, args.repeat // 3)
+            )
             assert gis_count == target.counts["residents"]
             gis = f"{gis_ms:.1f} ms"
-        print(f"| {len(area.exterior.coords) - 1}-vertex, {share:.0%} | "
-              f"{target.counts['residents']:,} | {grid_ms:.1f} ms | {sql_ms:.1f} ms | {gis} |")
+        print(
+            f"| {len(area.exterior.coords) - 1}-vertex, {share:.0%} | "
+            f"{target.counts['residents']:,} | {grid_ms:.1f} ms | {sql_ms:.1f} ms | {gis} |"
+        )
 
 
 if __name__ == "__main__":

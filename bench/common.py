@@ -59,8 +59,13 @@ def fill_register(engine: Engine, locations: int, seed: int = 1) -> None:
             conn.execute(
                 insert(Location),
                 [
-                    {"resident_id": i, "label": "home", "lat": float(lats[i - 1]),
-                     "lon": float(lons[i - 1]), "address": ""}
+                    {
+                        "resident_id": i,
+                        "label": "home",
+                        "lat": float(lats[i - 1]),
+                        "lon": float(lons[i - 1]),
+                        "address": "",
+                    }
                     for i in ids
                 ],
             )

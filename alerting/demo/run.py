@@ -6,12 +6,14 @@ import os
 import secrets
 import subprocess
 import sys
+from urllib.parse import urlparse
 
 import click
 from flask import Flask
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
-from alerting import current
+from alerting import ROOT, create_app, current
 from alerting.auth import hash_password
 from alerting.db import db
 from alerting.migrate import upgrade
@@ -31,7 +33,11 @@ def prepare(app: Flask, residents: int) -> str:
         click.echo(f"seeding a demo register of {residents:,} residents around Bergen ...")
         settings = current.settings()
         report = import_bytes(
-            session, "demo.csv", demo_register_csv(residents).encode(), "NO", settings.default_language
+            session,
+            "demo.csv",
+            demo_register_csv(residents).encode(),
+            "NO",
+            settings.default_language,
         )
         click.echo(f"  {report.summary()}")
     password = secrets.token_urlsafe(9)
@@ -47,8 +53,67 @@ def prepare(app: Flask, residents: int) -> str:
 
 
 def start_worker(app: Flask) -> subprocess.Popen:
-    """One RQ worker process on the same database and Redis as the app."""
+    """One RQ worker process on the same database, Redis and settings as the app."""
     settings = current.settings()
-    env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
-               ALERTING_INSTANCE=app.instance_path)
-    return subprocess.Popen([sys.executable, "-m", "alerting.worker_main"], env=env)
+    env = dict(
+        os.environ,
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        ALERTING_INSTANCE=app.instance_path,
+        PUBLIC_URL=settings.public_url,
+        SMS_PROVIDER=settings.sms_provider,
+        SIMULATOR_URL=settings.simulator_url,
+        TWILIO_ACCOUNT_SID=settings.twilio_account_sid,
+        TWILIO_AUTH_TOKEN=settings.twilio_auth_token,
+    )
+    return subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env)
+
+
+def start_simulator(settings):
+    """The Twilio-compatible simulator in a thread, on SIMULATOR_URL's port."""
+    from alerting.simulator import SimulatorConfig, start_in_thread
+
+    url = urlparse(settings.simulator_url)
+    config = SimulatorConfig.from_env().updated(
+        {
+            "account_sid": settings.twilio_account_sid,
+            "auth_token": settings.twilio_auth_token,
+            "inbound_url": f"{settings.public_url}/webhooks/twilio/inbound",
+            "callback_delay_ms": 300.0,
+        }
+    )
+    return start_in_thread(config, host=url.hostname or "127.0.0.1", port=url.port or 8099)
+
+
+def run(port: int, residents: int) -> None:
+    """Everything in one command: schema, register, login, simulator, worker, web app."""
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    app = create_app()
+    with app.app_context():
+        password = prepare(app, residents)
+        settings = current.settings()
+        simulator = None
+        if settings.sms_provider == "simulator":
+            simulator = start_simulator(settings)
+        worker = start_worker(app)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    click.echo("")
+    click.echo(f"  alerting      {settings.public_url}/")
+    if simulator is not None:
+        click.echo(f"  SMS phones    {simulator.url}/   (what each phone received)")
+    click.echo(f"  login         {DEMO_ADMIN} / {password}")
+    click.echo("  Ctrl-C stops the app, the worker and the simulator.")
+    click.echo("")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        worker.terminate()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        if simulator is not None:
+            simulator.shutdown()

@@ -1,0 +1,315 @@
+"""The alert service: create, follow up, cancel and summarise alerts (API, CLI and UI share it).
+
+Creating an alert stores it and enqueues its plan (alerting.sending.planning) on the queue of its
+urgency; a scheduled alert (send_at in the future) is planned by the worker's sweep when due.
+Recipients come only from `Register.target(area)`, the function the preview uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from alerting import current
+from alerting.areas import AreaError, parse_area
+from alerting.audit import record
+from alerting.auth import Principal
+from alerting.languages import normalise_language
+from alerting.models import (
+    CATEGORIES,
+    MESSAGE_STATES,
+    SEVERITIES,
+    Alert,
+    Area,
+    Message,
+    utcnow,
+)
+from alerting.sending.provider import sender_of
+
+log = logging.getLogger(__name__)
+
+OPERATOR_CATEGORIES = ("water", "info", "test")
+MAX_TEXT = 1600  # Twilio's limit for one message body
+
+
+class AlertRefused(Exception):
+    """An alert request we refuse: 403 (role) or 422 (bad input), 404 (no such alert)."""
+
+    def __init__(self, status: int, error: str, detail: str = "") -> None:
+        super().__init__(f"{error}: {detail}" if detail else error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+    def as_dict(self) -> dict[str, str]:
+        return {"error": self.error, "detail": self.detail}
+
+
+def may_send(who: Principal, category: str) -> bool:
+    if who.role == "operator":
+        return category in OPERATOR_CATEGORIES
+    return who.has_role("coordinator")
+
+
+def _check_role(who: Principal, category: str) -> None:
+    if not who.has_role("operator"):
+        raise AlertRefused(403, "forbidden", "viewers cannot send alerts")
+    if not may_send(who, category):
+        raise AlertRefused(
+            403,
+            "forbidden",
+            f"operators may send only {', '.join(OPERATOR_CATEGORIES)} alerts; "
+            f"a {category} alert needs a coordinator",
+        )
+
+
+def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[str, str]:
+    if category not in CATEGORIES:
+        raise AlertRefused(422, "unknown category", f"choose one of {', '.join(CATEGORIES)}")
+    if severity not in SEVERITIES:
+        raise AlertRefused(422, "unknown severity", f"choose one of {', '.join(SEVERITIES)}")
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise AlertRefused(422, "missing title", "give a title of 1 to 200 characters")
+    if isinstance(texts, str):
+        texts = {"default": texts}
+    if not isinstance(texts, dict):
+        raise AlertRefused(422, "invalid message", 'send {"default": "...", "<lang>": "..."}')
+    clean: dict[str, str] = {}
+    for key, text in texts.items():
+        if not isinstance(text, str) or not text.strip():
+            raise AlertRefused(422, "empty message", f"the {key!r} text is empty")
+        if len(text) > MAX_TEXT:
+            raise AlertRefused(
+                422,
+                "message too long",
+                f"the {key!r} text has {len(text)} characters; at most {MAX_TEXT}",
+            )
+        if key == "default":
+            clean["default"] = text.strip()
+            continue
+        try:
+            clean[normalise_language(key, "")] = text.strip()
+        except ValueError as exc:
+            raise AlertRefused(422, "unknown language", str(exc)) from None
+    if "default" not in clean:
+        raise AlertRefused(
+            422,
+            "missing default message",
+            "give a default text for residents whose language has none",
+        )
+    return clean
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _enqueue_plan(alert: Alert) -> None:
+    from alerting.sending.planning import enqueue_plan
+
+    try:
+        enqueue_plan(alert)
+    except redis.RedisError:  # the sweep plans it once Redis is back
+        log.warning("could not enqueue the plan of alert %s; the sweep will", alert.id)
+
+
+def create_alert(
+    session: Session,
+    who: Principal,
+    *,
+    area: dict | None = None,
+    area_id: int | None = None,
+    category: str,
+    severity: str,
+    title: str,
+    texts: dict[str, str],
+    send_at: datetime | None = None,
+    area_name: str = "",
+) -> Alert:
+    """Store an alert and start sending it (or schedule it); AlertRefused when not allowed."""
+    _check_role(who, category)
+    texts = _check_fields(category, severity, title, texts)
+    settings = current.settings()
+    if (area is None) == (area_id is None):
+        raise AlertRefused(422, "missing area", 'give either "area" (GeoJSON) or "area_id"')
+    if area_id is not None:
+        saved = session.get(Area, area_id)
+        if saved is None:
+            raise AlertRefused(422, "unknown area", f"there is no saved area {area_id}")
+        geojson, area_name = saved.geojson, area_name or saved.name
+    else:
+        geojson = json.dumps(area)
+    try:
+        geometry = parse_area(geojson, settings.max_area_km2)
+    except AreaError as exc:
+        raise AlertRefused(422, exc.error, exc.detail) from None
+    target = current.register().target(geometry)
+    counts = target.counts
+    send_at = _naive_utc(send_at)
+    alert = Alert(
+        category=category,
+        severity=severity,
+        title=title.strip(),
+        texts=texts,
+        area_geojson=geojson,
+        area_name=area_name,
+        area_id=area_id,
+        status="scheduled",
+        sender=sender_of(settings),
+        created_by=who.audit_name,
+        send_at=send_at if send_at and send_at > utcnow() else None,
+        recipients=counts["phones"] - counts["opted_out"],
+        skipped=counts["opted_out"],
+    )
+    session.add(alert)
+    session.flush()
+    record(
+        session,
+        who,
+        "alert.create",
+        f"alert:{alert.id}",
+        category=category,
+        severity=severity,
+        title=alert.title,
+        send_at=_iso(alert.send_at),
+        estimated_recipients=alert.recipients,
+    )
+    session.commit()
+    if alert.send_at is None:
+        _enqueue_plan(alert)
+    return alert
+
+
+def follow_up(
+    session: Session,
+    who: Principal,
+    parent_id: int,
+    *,
+    title: str,
+    texts: dict[str, str],
+    category: str | None = None,
+    severity: str | None = None,
+    only_statuses: tuple[str, ...] | None = None,
+) -> Alert:
+    """An alert to exactly the parent's recipients (or those whose message is in
+    `only_statuses`, e.g. ("undelivered", "failed") to resend to failures); opted-out numbers
+    are still skipped. Planned at once, sent by the workers."""
+    from alerting.sending.planning import plan_follow_up
+
+    parent = session.get(Alert, parent_id, populate_existing=True)
+    if parent is None:
+        raise AlertRefused(404, "not found", f"there is no alert {parent_id}")
+    category = category or parent.category
+    severity = severity or parent.severity
+    _check_role(who, category)
+    texts = _check_fields(category, severity, title, texts)
+    if only_statuses is not None:
+        unknown = set(only_statuses) - set(MESSAGE_STATES)
+        if unknown or not only_statuses:
+            raise AlertRefused(
+                422, "unknown message status", f"choose from {', '.join(MESSAGE_STATES)}"
+            )
+    alert = Alert(
+        category=category,
+        severity=severity,
+        title=title.strip(),
+        texts=texts,
+        area_geojson=parent.area_geojson,
+        area_name=parent.area_name,
+        area_id=parent.area_id,
+        parent_id=parent.id,
+        status="scheduled",
+        sender=sender_of(current.settings()),
+        created_by=who.audit_name,
+    )
+    session.add(alert)
+    session.flush()
+    record(
+        session,
+        who,
+        "alert.follow_up",
+        f"alert:{alert.id}",
+        parent=parent.id,
+        category=category,
+        severity=severity,
+        title=alert.title,
+        only_statuses=list(only_statuses) if only_statuses else None,
+    )
+    session.commit()
+    plan_follow_up(session, alert, tuple(only_statuses) if only_statuses else None)
+    session.refresh(alert)
+    return alert
+
+
+def cancel_pending(session: Session, alert_id: int) -> int:
+    return session.execute(
+        update(Message)
+        .where(Message.alert_id == alert_id, Message.status == "pending")
+        .values(status="cancelled", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
+    """Stop what has not been handed to the provider yet."""
+    alert = session.get(Alert, alert_id, populate_existing=True)
+    if alert is None:
+        raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
+    _check_role(who, alert.category)
+    if alert.status in ("completed", "cancelled"):
+        raise AlertRefused(422, f"alert is {alert.status}", "there is nothing left to cancel")
+    now = utcnow()
+    alert.status, alert.cancelled_at = "cancelled", now
+    cancelled = cancel_pending(session, alert.id)
+    record(session, who, "alert.cancel", f"alert:{alert.id}", cancelled_messages=cancelled)
+    session.commit()
+    return alert
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def alert_summary(session: Session, alert_id: int) -> dict:
+    """Status and a count per message status (every state, zeros included)."""
+    alert = session.get(Alert, alert_id, populate_existing=True)
+    if alert is None:
+        raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
+    counts = dict.fromkeys(MESSAGE_STATES, 0)
+    for status, n in session.execute(
+        select(Message.status, func.count())
+        .where(Message.alert_id == alert_id)
+        .group_by(Message.status)
+    ):
+        counts[status] = n
+    return {
+        "id": alert.id,
+        "status": alert.status,
+        "category": alert.category,
+        "severity": alert.severity,
+        "title": alert.title,
+        "texts": alert.texts,
+        "area_name": alert.area_name,
+        "area_id": alert.area_id,
+        "parent_id": alert.parent_id,
+        "sender": alert.sender,
+        "created_by": alert.created_by,
+        "recipients": alert.recipients,
+        "skipped": alert.skipped,
+        "counts": counts,
+        "created_at": _iso(alert.created_at),
+        "send_at": _iso(alert.send_at),
+        "started_at": _iso(alert.started_at),
+        "completed_at": _iso(alert.completed_at),
+        "cancelled_at": _iso(alert.cancelled_at),
+    }

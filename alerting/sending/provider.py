@@ -1,0 +1,230 @@
+"""The SMS provider: Twilio's Messages API through the official `twilio` SDK (async client).
+
+`SMS_PROVIDER=twilio` talks to api.twilio.com (or `TWILIO_BASE_URL`); `simulator` is the same code
+with the base URL pointed at `SIMULATOR_URL`, so the SDK is exercised on the wire either way.
+Every request has a timeout (the SDK's default is none). Errors come out as `ProviderError`,
+transient (429, 5xx, timeouts, connection errors, 20429: try again later) or permanent (21211,
+21610, 21614, ...: never again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from alerting.config import Settings
+
+TRANSIENT_CODES = {20429, 20500, 20503, 30001}
+UNSUBSCRIBED = "21610"
+
+# Twilio's message statuses → ours (our "sending" means claimed by a worker; Twilio's means
+# handed to the carrier, which is still "queued" for us)
+STATUS_MAP = {
+    "accepted": "accepted",
+    "scheduled": "accepted",
+    "queued": "queued",
+    "sending": "queued",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str  # ours, from STATUS_MAP
+
+
+class ProviderError(Exception):
+    def __init__(
+        self, code: str, message: str, *, transient: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+def sender_of(settings: Settings) -> str:
+    """The rate-limited identity: the messaging service, else the From number or name."""
+    return settings.twilio_messaging_service_sid or settings.twilio_from
+
+
+def base_url(settings: Settings) -> str | None:
+    if settings.sms_provider == "simulator":
+        return settings.simulator_url
+    if settings.sms_provider == "twilio":
+        return settings.twilio_base_url or None
+    raise ValueError(f"unknown SMS_PROVIDER {settings.sms_provider!r} (twilio or simulator)")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class _HttpClient(AsyncTwilioHttpClient):
+    """aiohttp with a total timeout and a connection cap; 429 and 5xx raise a transient
+    ProviderError carrying Retry-After (the SDK would drop the header)."""
+
+    def __init__(self, timeout: float, connections: int) -> None:
+        super().__init__(pool_connections=False, timeout=timeout)
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ) -> Response:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,  # and no Accept-Encoding: answers come uncompressed
+                skip_auto_headers=("Accept-Encoding",),
+            )
+        headers = dict(headers or {})
+        if auth:
+            headers["Authorization"] = self._basic(auth)
+        body = None
+        if data:  # encoded here: aiohttp's FormData costs more than the rest of the request
+            body = urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            async with self._session.request(
+                method.upper(),
+                url,
+                params=params,
+                data=body,
+                headers=headers,
+                allow_redirects=allow_redirects,
+            ) as resp:
+                text = (await resp.read()).decode("utf-8", "replace")
+                status, resp_headers = resp.status, resp.headers
+        except TimeoutError:
+            raise ProviderError("timeout", "no answer in time", transient=True) from None
+        except aiohttp.ClientError as exc:
+            raise ProviderError(
+                "connection", str(exc) or type(exc).__name__, transient=True
+            ) from None
+        if status == 429 or status >= 500:
+            code, message = str(status), text[:200]
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(text)
+                code, message = str(body.get("code") or status), str(body.get("message", ""))
+            raise ProviderError(
+                code,
+                message,
+                transient=True,
+                retry_after=_retry_after(resp_headers.get("Retry-After")),
+            )
+        return Response(status, text, resp_headers)
+
+    @functools.cache  # noqa: B019 (two strings per client)
+    def _basic(self, auth: tuple[str, str]) -> str:
+        return aiohttp.BasicAuth(*auth).encode()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class Provider:
+    """One per event loop: `async with Provider(settings) as p: await p.send(...)`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._http = _HttpClient(settings.sms_timeout_s, max(1, settings.sms_concurrency))
+        # environment={} keeps TWILIO_REGION/TWILIO_EDGE from rewriting a local base URL
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            http_client=self._http,
+            environment={},
+        )
+        url = base_url(settings)
+        if url:
+            self.client.api.base_url = url.rstrip("/")
+
+    async def __aenter__(self) -> Provider:
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        await self._http.close()
+
+    async def send(self, to: str, body: str, callback_url: str | None = None) -> SendResult:
+        kwargs: dict = {"to": to, "body": body}
+        if self.settings.twilio_messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.settings.twilio_messaging_service_sid
+        else:
+            kwargs["from_"] = self.settings.twilio_from
+        if callback_url:
+            kwargs["status_callback"] = callback_url
+        try:
+            message = await self.client.messages.create_async(**kwargs)
+        except TwilioRestException as exc:
+            code = str(exc.code or exc.status)
+            transient = exc.status == 429 or exc.status >= 500 or exc.code in TRANSIENT_CODES
+            raise ProviderError(code, str(exc.msg), transient=transient) from None
+        return SendResult(sid=message.sid, status=STATUS_MAP.get(message.status, "queued"))
+
+
+async def fetch_statuses(settings: Settings, sids: list[str]) -> dict[str, tuple[str, str]]:
+    """sid → (Twilio status, error code) from the Messages API, for receipts that never came."""
+    out: dict[str, tuple[str, str]] = {}
+
+    async with Provider(settings) as provider:
+
+        async def one(sid: str) -> None:
+            try:
+                message = await provider.client.messages(sid).fetch_async()
+            except (TwilioRestException, ProviderError):
+                return
+            out[sid] = (message.status or "", str(message.error_code or ""))
+
+        await asyncio.gather(*(one(sid) for sid in sids))
+    return out
+
+
+def send_now(settings: Settings, to: str, body: str, callback_url: str | None = None) -> SendResult:
+    """One message from synchronous code (a fresh event loop and connection)."""
+
+    async def run() -> SendResult:
+        async with Provider(settings) as provider:
+            return await provider.send(to, body, callback_url)
+
+    return asyncio.run(run())
+
+
+def signature_valid(settings: Settings, url: str, params: dict, signature: str) -> bool:
+    """Twilio's X-Twilio-Signature over the public URL and the form parameters."""
+    if not signature or not settings.twilio_auth_token:
+        return False
+    return RequestValidator(settings.twilio_auth_token).validate(url, params, signature)

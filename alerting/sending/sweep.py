@@ -1,0 +1,227 @@
+"""The periodic sweep (run by every worker process, one at a time through a Redis lock):
+
+1. plans alerts that are due (scheduled ones whose `send_at` has come, or whose plan job vanished);
+2. times out claims that never got an answer (`sending` longer than CLAIM_TIMEOUT → `pending`,
+   or `failed` after SMS_MAX_ATTEMPTS);
+3. re-queues due `pending` messages that no queued job and no running (leased) job covers: a
+   worker killed mid-send, a Redis that lost its queues, a retry or a quiet-hours hold that
+   became due;
+4. asks the provider for the status of messages whose receipt has not come within
+   RECEIPT_TIMEOUT (a lost callback, a Redis that lost the receipt buffer);
+5. moves alerts on: `sending → sent` when nothing waits, `→ completed` when every message is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import and_, func, or_, select, update
+
+from alerting.audit import record
+from alerting.models import FINAL_MESSAGE_STATES, Alert, Message, utcnow
+from alerting.sending.planning import (
+    enqueue_plan,
+    enqueue_ranges,
+    parse_send_job_id,
+    send_job_data,
+)
+from alerting.sending.provider import fetch_statuses
+from alerting.sending.queues import LEASES, QUEUES, URGENT, queue, queue_name, redis_for
+from alerting.sending.receipts import drain_if_stranded
+from alerting.sending.status import apply_receipt
+
+log = logging.getLogger(__name__)
+
+GRACE_S = 2.0  # planning inserts rows a moment before it enqueues their job
+LOCK = "alerting:sweep-lock"
+
+
+def live_jobs(conn) -> set[str]:
+    """Ids of jobs waiting in our queues or running with a fresh lease."""
+    now = time.time()
+    conn.zremrangebyscore(LEASES, "-inf", now)
+    ids = {m.decode() if isinstance(m, bytes) else m for m in conn.zrange(LEASES, 0, -1)}
+    for name in QUEUES:
+        ids.update(queue(name, conn).get_job_ids())
+    return ids
+
+
+def _covered(ranges: list[tuple[int, int]], message_id: int) -> bool:
+    return any(lo <= message_id <= hi for lo, hi in ranges)
+
+
+def sweep(app: Flask) -> dict[str, int]:
+    settings = app.extensions["alerting.settings"]
+    conn = redis_for(settings.redis_url)
+    now = utcnow()
+    stats = {"planned": 0, "timed_out": 0, "requeued": 0, "polled": 0, "completed": 0}
+    live = live_jobs(conn)
+    ranges: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for job_id in live:
+        parsed = parse_send_job_id(job_id)
+        if parsed:
+            ranges[parsed[0]].append((parsed[1], parsed[2]))
+
+    drain_if_stranded(app)
+    with app.app_context():
+        session = app.extensions["alerting.sessionmaker"]()
+        try:
+            # 1. due alerts without a plan job
+            due = session.scalars(
+                select(Alert).where(
+                    Alert.status == "scheduled",
+                    Alert.parent_id.is_(None),
+                    or_(Alert.send_at.is_(None), Alert.send_at <= now),
+                    Alert.created_at <= now - timedelta(seconds=GRACE_S),
+                )
+            ).all()
+            for alert in due:
+                if f"plan-{alert.id}" not in live:
+                    enqueue_plan(alert)
+                    stats["planned"] += 1
+
+            # 2. claims that got no answer
+            cutoff = now - timedelta(seconds=settings.claim_timeout_s)
+            stale = and_(Message.status == "sending", Message.claimed_at < cutoff)
+            failed = session.execute(
+                update(Message)
+                .where(stale, Message.attempts >= settings.sms_max_attempts)
+                .values(status="failed", error_code="timeout", updated_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            back = session.execute(
+                update(Message)
+                .where(stale)
+                .values(
+                    status="pending",
+                    next_attempt_at=now,
+                    error_code="timeout",
+                    updated_at=now - timedelta(seconds=GRACE_S),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            session.commit()
+            stats["timed_out"] = failed + back
+
+            # 3. due messages no job covers
+            rows = session.execute(
+                select(Message.id, Message.alert_id, Alert.category)
+                .join(Alert, Alert.id == Message.alert_id)
+                .where(
+                    Message.status == "pending",
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                    Message.updated_at <= now - timedelta(seconds=GRACE_S),
+                    Alert.status != "cancelled",
+                )
+                .order_by(Message.alert_id, Message.id)
+            ).all()
+            jobs: dict[str, list] = defaultdict(list)
+            batch = max(1, settings.send_batch)
+            current: tuple[int, str, int, int, int] | None = None  # alert, queue, lo, hi, n
+            for mid, alert_id, category in rows:
+                if _covered(ranges[alert_id], mid):
+                    continue
+                stats["requeued"] += 1
+                if current and current[0] == alert_id and current[4] < batch:
+                    current = (alert_id, current[1], current[2], mid, current[4] + 1)
+                    continue
+                if current:
+                    jobs[current[1]].append(
+                        send_job_data(current[0], current[2], current[3], current[1] == URGENT)
+                    )
+                current = (alert_id, queue_name(category), mid, mid, 1)
+            if current:
+                jobs[current[1]].append(
+                    send_job_data(current[0], current[2], current[3], current[1] == URGENT)
+                )
+            for name, datas in jobs.items():
+                enqueue_ranges(name, datas, conn)
+
+            # 4. receipts that never came (lost callbacks, a Redis that lost its buffer): ask
+            stats["polled"] = poll_lost_receipts(app, session, now)
+
+            # 5. alerts that are done
+            active = session.scalars(select(Alert).where(Alert.status.in_(("sending", "sent"))))
+            for alert in active.all():
+                counts = dict(
+                    session.execute(
+                        select(Message.status, func.count())
+                        .where(Message.alert_id == alert.id)
+                        .group_by(Message.status)
+                    ).all()
+                )
+                waiting = counts.get("pending", 0) + counts.get("sending", 0)
+                open_ = sum(n for s, n in counts.items() if s not in FINAL_MESSAGE_STATES)
+                if open_ == 0:
+                    alert.status, alert.completed_at = "completed", now
+                    record(session, "system", "alert.completed", f"alert:{alert.id}", counts=counts)
+                    stats["completed"] += 1
+                elif waiting == 0 and alert.status == "sending":
+                    alert.status = "sent"
+                    record(session, "system", "alert.sent", f"alert:{alert.id}")
+            session.commit()
+        finally:
+            session.close()
+    return stats
+
+
+def poll_lost_receipts(app: Flask, session, now, limit: int = 500) -> int:
+    """Fetch the status of messages that got no receipt within RECEIPT_TIMEOUT."""
+    settings = app.extensions["alerting.settings"]
+    cutoff = now - timedelta(seconds=settings.receipt_timeout_s)
+    stale = session.execute(
+        select(Message.id, Message.provider_sid)
+        .where(
+            Message.status.in_(("queued", "accepted", "sent")),
+            Message.provider_sid.is_not(None),
+            Message.updated_at < cutoff,
+        )
+        .limit(limit)
+    ).all()
+    if not stale:
+        return 0
+    found = asyncio.run(fetch_statuses(settings, [sid for _id, sid in stale]))
+    with app.extensions["alerting.engine"].begin() as conn:
+        for message_id, sid in stale:
+            status, code = found.get(sid, ("", ""))
+            params = {
+                "MessageSid": sid,
+                "MessageStatus": status,
+                "ErrorCode": code,
+                "Source": "poll",
+            }
+            apply_receipt(conn, message_id, params if status else {"MessageSid": sid})
+    return len(stale)
+
+
+def try_sweep(app: Flask) -> dict[str, int] | None:
+    """Sweep unless another process swept within the interval."""
+    settings = app.extensions["alerting.settings"]
+    conn = redis_for(settings.redis_url)
+    px = max(100, int(settings.sweep_interval_s * 900))
+    if not conn.set(LOCK, "1", nx=True, px=px):
+        return None
+    return sweep(app)
+
+
+def start_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
+    """A daemon thread sweeping every SWEEP_INTERVAL seconds until `stop` is set."""
+
+    def run() -> None:
+        while not stop.wait(app.extensions["alerting.settings"].sweep_interval_s):
+            try:
+                stats = try_sweep(app)
+                if stats and any(stats.values()):
+                    log.info("sweep: %s", stats)
+            except Exception:  # a sweep must never kill the worker; the next one retries
+                log.exception("sweep failed")
+
+    thread = threading.Thread(target=run, name="alerting-sweep", daemon=True)
+    thread.start()
+    return thread

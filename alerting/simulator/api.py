@@ -1,0 +1,140 @@
+"""Twilio's 2010-04-01 REST API, the part the SDK's `messages` and `accounts` use.
+
+Synchronous on purpose: this is the hot path (≥ 2,500 creates/s), so no coroutine per request;
+the server adds the configured latency around it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from .callbacks import Dispatcher
+from .http11 import Request, Response
+from .state import ApiError, State
+from .wire import API_VERSION, error_body, rfc2822
+
+
+def twilio_error(error: ApiError | int, **fields: str) -> Response:
+    """A Twilio error answer (JSON body and, for 401/429, the header clients expect)."""
+    if isinstance(error, int):
+        error = ApiError(error, dict(fields))
+    status, body = error_body(error.code, **error.fields)
+    headers = []
+    if status == 401:
+        headers.append(("WWW-Authenticate", 'Basic realm="Twilio API"'))
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
+    return Response(status, body, headers=headers)
+
+
+class TwilioApi:
+    """Routes /2010-04-01/... requests: auth, create, fetch, list, account."""
+
+    def __init__(self, state: State, dispatcher: Dispatcher) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+        self._auth_key = ("", "")
+        self._good_auth = ""  # the exact header the SDK sends, for a string-compare fast path
+
+    def handle(self, req: Request) -> Response:
+        parts = req.path.split("/")
+        # ['', '2010-04-01', 'Accounts', '<sid>' or '<sid>.json', ...]
+        if len(parts) < 4 or parts[2] != "Accounts":
+            return twilio_error(20404, path=req.path)
+        account = parts[3].removesuffix(".json")
+        if not self._authorized(req.headers.get("authorization", ""), account):
+            return twilio_error(20003)
+        rest = parts[4:]
+        if not rest and parts[3].endswith(".json"):
+            return self._account(req)
+        if rest == ["Messages.json"]:
+            if req.method == "POST":
+                return self._create(req)
+            if req.method == "GET":
+                return self._list(req)
+            return twilio_error(20004)
+        if len(rest) == 2 and rest[0] == "Messages" and rest[1].endswith(".json"):
+            if req.method != "GET":
+                return twilio_error(20004)
+            msg = self.state.get(rest[1][:-5])
+            if msg is None:
+                return twilio_error(20404, path=req.path)
+            with self.state.lock:
+                return Response.json(msg.resource())
+        return twilio_error(20404, path=req.path)
+
+    def _authorized(self, header: str, account: str) -> bool:
+        """HTTP Basic with the account SID and auth token, as the SDK sends it."""
+        cfg = self.state.config
+        if account != cfg.account_sid:
+            return False
+        key = (cfg.account_sid, cfg.auth_token)
+        if self._auth_key != key:
+            self._auth_key = key
+            self._good_auth = "Basic " + base64.b64encode(":".join(key).encode()).decode()
+        if header == self._good_auth:
+            return True
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = (
+                base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(user.encode(), cfg.account_sid.encode()) and (
+            hmac.compare_digest(password.encode(), cfg.auth_token.encode())
+        )
+
+    def _create(self, req: Request) -> Response:
+        result = self.state.create(req.form())
+        if isinstance(result, ApiError):
+            return twilio_error(result)
+        self.dispatcher.begin(result)
+        with self.state.lock:
+            return Response.json(result.resource(), status=201)
+
+    def _list(self, req: Request) -> Response:
+        args = req.args()
+        try:
+            size = max(1, min(1000, int(args.get("PageSize", "50"))))
+        except ValueError:
+            size = 50
+        items = self.state.resources(args.get("To"), args.get("From"), size)
+        uri = req.path
+        return Response.json(
+            {
+                "messages": items,
+                "end": max(0, len(items) - 1),
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{uri}?PageSize={size}&Page=0",
+            }
+        )
+
+    def _account(self, req: Request) -> Response:
+        cfg = self.state.config
+        created = rfc2822(self.state.stats.started)
+        return Response.json(
+            {
+                "auth_token": cfg.auth_token,
+                "date_created": created,
+                "date_updated": created,
+                "friendly_name": "Twilio simulator",
+                "owner_account_sid": cfg.account_sid,
+                "sid": cfg.account_sid,
+                "status": "active",
+                "subresource_uris": {
+                    "messages": f"/{API_VERSION}/Accounts/{cfg.account_sid}/Messages.json"
+                },
+                "type": "Full",
+                "uri": f"/{API_VERSION}/Accounts/{cfg.account_sid}.json",
+            }
+        )

@@ -1,0 +1,193 @@
+"""The simulator's own endpoints (/_sim/...): phones page, inspection, runtime config, inbound.
+
+Not part of Twilio's API: tests and the demo use them to see what each phone received and to
+make a phone send an SMS (a reply, STOP, ...) to the app.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from .callbacks import Dispatcher
+from .config import ConfigError
+from .http11 import ClientResponse, HttpError, Request, Response
+from .state import State
+from .wire import API_VERSION, E164, START_WORDS, STOP_WORDS, country_of, iso_us, new_sid
+
+PHONES_HTML = (Path(__file__).with_name("phones.html")).read_bytes()
+
+
+def _number(value: str | None) -> str | None:
+    """A number from a query string, where an unencoded '+' arrives as a space."""
+    if value is None:
+        return None
+    value = value.strip()
+    return "+" + value if value.isdigit() else value
+
+
+def _limit(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError as exc:
+        raise HttpError(400) from exc
+
+
+def twiml_messages(response: ClientResponse) -> list[str]:
+    """Texts of the <Message> verbs in a TwiML answer (Twilio sends them to the phone)."""
+    body = response.body.strip()
+    if not body.startswith(b"<"):
+        return []
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return []
+    if root.tag != "Response":
+        return []
+    texts = []
+    for verb in root.iter("Message"):
+        child = verb.find("Body")
+        text = child.text if child is not None else verb.text
+        if text and text.strip():
+            texts.append(text.strip())
+    return texts
+
+
+class Control:
+    """Handlers for /, /_sim/phones, /_sim/messages, /_sim/stats, /_sim/config, /_sim/reset,
+    /_sim/inbound."""
+
+    def __init__(self, state: State, dispatcher: Dispatcher) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+
+    async def handle(self, req: Request) -> Response:
+        key = (req.method, req.path.rstrip("/") or "/")
+        try:
+            if key in (("GET", "/"), ("GET", "/_sim/phones")):
+                return Response(
+                    200, PHONES_HTML, "text/html; charset=utf-8", [("Cache-Control", "no-store")]
+                )
+            if key == ("GET", "/_sim/messages"):
+                args = req.args()
+                return Response.json(
+                    self.state.summaries(
+                        _number(args.get("to")),
+                        _number(args.get("from")),
+                        _limit(args.get("limit")),
+                    )
+                )
+            if key == ("GET", "/_sim/inbound"):
+                limit = _limit(req.args().get("limit"))
+                with self.state.lock:
+                    items = list(self.state.inbound)
+                return Response.json(items[-limit:] if limit else items)
+            if key == ("POST", "/_sim/inbound"):
+                return await self.inbound(req.data())
+            if key == ("GET", "/_sim/stats"):
+                with self.state.lock:
+                    stats = self.state.stats.to_json(self.dispatcher.pending)
+                return Response.json(stats)
+            if key == ("GET", "/_sim/config"):
+                return Response.json(self.state.config.to_json())
+            if key == ("POST", "/_sim/config"):
+                return self.configure(req.data())
+            if key == ("POST", "/_sim/reset"):
+                self.state.reset()
+                return Response.json({"ok": True})
+            if key == ("GET", "/favicon.ico"):
+                return Response(204, b"", "image/x-icon")
+            if key == ("GET", "/_sim/health"):
+                return Response.json({"ok": True})
+        except HttpError as exc:
+            return Response.json({"error": "bad request"}, status=exc.status)
+        return Response.json({"error": f"no route {req.method} {req.path}"}, status=404)
+
+    def configure(self, changes: dict[str, Any]) -> Response:
+        try:
+            config = self.state.configure(changes)
+        except ConfigError as exc:
+            return Response.json({"error": str(exc)}, status=400)
+        self.dispatcher.resize(config.callback_concurrency)
+        return Response.json(config.to_json())
+
+    async def inbound(self, data: dict[str, Any]) -> Response:
+        """A phone sends an SMS: opt-out keywords act at once (like Twilio), then the app's
+        inbound webhook gets the signed POST; TwiML <Message> replies go back to the phone."""
+        state = self.state
+        phone = _number(str(data.get("from") or data.get("From") or "")) or ""
+        body = str(data.get("body") if data.get("body") is not None else data.get("Body") or "")
+        to = str(data.get("to") or data.get("To") or state.last_sender.get(phone) or "")
+        url = str(data.get("url") or state.config.inbound_url or "")
+        if not E164.match(phone):
+            return Response.json({"error": "'from' must be an E.164 number"}, status=400)
+        if not to:
+            return Response.json(
+                {"error": "'to' is required (no message was sent to this phone yet)"}, status=400
+            )
+        keyword = body.strip().upper()
+        if keyword in STOP_WORDS:
+            state.opt_out(phone)
+        elif keyword in START_WORDS:
+            state.opt_in(phone)
+        sid = new_sid()
+        record: dict[str, Any] = {
+            "sid": sid,
+            "from": phone,
+            "to": to,
+            "body": body,
+            "created_at": iso_us(time.time_ns() // 1000),
+            "app_status": None,
+        }
+        with state.lock:
+            state.inbound.append(record)
+        if not url:
+            return Response.json({"sid": sid, "error": "no inbound_url configured"}, status=400)
+        params = {
+            "ToCountry": country_of(to),
+            "ToState": "",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "ToCity": "",
+            "FromZip": "",
+            "SmsSid": sid,
+            "FromState": "",
+            "SmsStatus": "received",
+            "FromCity": "",
+            "Body": body,
+            "FromCountry": country_of(phone),
+            "To": to,
+            "ToZip": "",
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": state.config.account_sid,
+            "From": phone,
+            "ApiVersion": API_VERSION,
+        }
+        try:
+            response = await self.dispatcher.post_signed(url, params, new_sid("ID"))
+        except Exception as exc:  # the app is down or garbled: tell the caller, keep serving
+            with state.lock:
+                state.stats.inbound_failed += 1
+            return Response.json({"sid": sid, "error": f"POST {url} failed: {exc!r}"}, status=502)
+        with state.lock:
+            state.stats.inbound_sent += 1
+            record["app_status"] = response.status
+            unsubscribed = phone in state.opted_out or phone in state.config.unsubscribed
+        replies = []
+        if 200 <= response.status < 300 and not unsubscribed:
+            for text in twiml_messages(response):
+                reply = state.record_reply(phone, to, text)
+                self.dispatcher.begin(reply)
+                replies.append(reply.sid)
+        return Response.json(
+            {
+                "sid": sid,
+                "status": response.status,
+                "content_type": response.headers.get("content-type", ""),
+                "body": response.body.decode("utf-8", "replace"),
+                "replies": replies,
+            }
+        )

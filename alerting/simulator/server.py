@@ -1,0 +1,221 @@
+"""The simulator process: one asyncio loop (API, control endpoints, callbacks) on one socket.
+
+`make_server` binds at once (so `.port` is known before serving, port 0 picks a free one);
+`serve_forever` runs the loop in the calling thread until `shutdown()` is called from another
+thread; `start_in_thread` does both for tests and the demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+from .api import TwilioApi
+from .callbacks import Dispatcher
+from .config import SimulatorConfig
+from .control import Control
+from .http11 import MAX_HEAD, ClientPool, Request, Response, serve_connection
+from .state import State
+
+log = logging.getLogger(__name__)
+
+
+class SimulatorServer:
+    """A running (or ready to run) simulator. Thread-safe helpers for tests: `messages()`,
+    `stats()`, `configure()`, `reset()`."""
+
+    def __init__(self, host: str, port: int, config: SimulatorConfig) -> None:
+        self.state = State(config)
+        self._sock: socket.socket | None = socket.create_server((host, port), backlog=1024)
+        self.host: str = self._sock.getsockname()[0]
+        self.port: int = self._sock.getsockname()[1]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._main_task: asyncio.Task[None] | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[Any]] = set()
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lifecycle = threading.Lock()  # serve_forever() vs shutdown() from another thread
+        self.dispatcher: Dispatcher | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL for `client.api.base_url` and the /_sim endpoints."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run until `shutdown()` (or Ctrl-C); always leaves sockets closed."""
+        with self._lifecycle:
+            if self._sock is None:
+                raise RuntimeError("server already closed")
+            loop = self._loop = asyncio.new_event_loop()
+        try:
+            self._main_task = loop.create_task(self._main())
+            loop.run_until_complete(self._main_task)
+        except KeyboardInterrupt:
+            log.info("simulator interrupted")
+        finally:
+            try:
+                loop.run_until_complete(self._cleanup())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+                self._started.set()
+                self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serving and wait until every socket is closed (call from another thread)."""
+        with self._lifecycle:
+            loop = self._loop
+            if loop is None:  # never served: a later serve_forever() will refuse to start
+                self.server_close()
+                return
+        self._started.wait(10)
+        if not self._stopped.is_set() and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._stop.set)
+        self._stopped.wait(10)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+
+    def server_close(self) -> None:
+        """Close the listening socket of a server that was never served."""
+        if self._sock is not None and self._loop is None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        self.client = ClientPool()
+        self.dispatcher = Dispatcher(self.state, self.client)
+        self.dispatcher.start()
+        self.api = TwilioApi(self.state, self.dispatcher)
+        self.control = Control(self.state, self.dispatcher)
+        self._server = await asyncio.start_server(
+            self._on_connection, sock=self._sock, limit=MAX_HEAD
+        )
+        self._sock = None  # owned by the asyncio server now
+        self._started.set()
+        await self._stop.wait()
+
+    async def _cleanup(self) -> None:
+        current = asyncio.current_task()
+        tasks: list[asyncio.Task[Any]] = []
+        if self._main_task is not None and not self._main_task.done():
+            self._main_task.cancel()  # after Ctrl-C it is still pending
+            tasks.append(self._main_task)
+        if self._server is not None:
+            self._server.close()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        tasks += [t for t in self._connections if t is not current]
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            tasks += self.dispatcher.workers
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.dispatcher is not None:
+            self.client.close()
+        for _ in range(3):  # let closed transports release their sockets
+            await asyncio.sleep(0)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await serve_connection(reader, writer, self._handle)
+        finally:
+            self._connections.discard(task)
+
+    async def _handle(self, req: Request) -> Response:
+        if req.path.startswith("/2010-04-01/"):
+            response = self.api.handle(req)
+            latency = self.state.config.latency_ms
+            if latency:
+                await asyncio.sleep(latency / 1000)
+            return response
+        return await self.control.handle(req)
+
+    # -- thread-safe helpers for tests and the demo -----------------------------------------
+
+    def messages(self, to: str | None = None) -> list[dict[str, Any]]:
+        """What each phone received (oldest first), like GET /_sim/messages."""
+        return self.state.summaries(to)
+
+    def stats(self) -> dict[str, Any]:
+        with self.state.lock:
+            pending = self.dispatcher.pending if self.dispatcher else 0
+            return self.state.stats.to_json(pending)
+
+    def configure(self, **changes: Any) -> SimulatorConfig:
+        """Change options while running, like POST /_sim/config."""
+        config = self.state.configure(changes)
+        if self._loop is not None and self.dispatcher is not None:
+            self._loop.call_soon_threadsafe(self.dispatcher.resize, config.callback_concurrency)
+        return config
+
+    def reset(self) -> None:
+        """Forget messages, opt-outs, stats; back to the startup options."""
+        self.state.reset()
+
+
+def make_server(host: str, port: int, config: SimulatorConfig) -> SimulatorServer:
+    """Bind now (port 0 = a free port); serve with `.serve_forever()`."""
+    return SimulatorServer(host, port, config)
+
+
+def start_in_thread(
+    config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> SimulatorServer:
+    """A simulator already serving in a daemon thread; stop it with `.shutdown()`."""
+    server = make_server(host, port, config if config is not None else SimulatorConfig())
+    thread = threading.Thread(
+        target=server.serve_forever, name=f"twilio-simulator-{server.port}", daemon=True
+    )
+    server._thread = thread
+    thread.start()
+    if not server._started.wait(10) or server._stopped.is_set():
+        server.shutdown()
+        raise RuntimeError("simulator failed to start")
+    return server
+
+
+def serve(host: str, port: int, config: SimulatorConfig) -> None:
+    """Serve in the foreground until Ctrl-C (for `alerting simulator`)."""
+    server = make_server(host, port, config)
+    print(
+        f"Twilio simulator on {server.url} (account {config.account_sid}); phones at {server.url}/",
+        flush=True,
+    )
+    server.serve_forever()

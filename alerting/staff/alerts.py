@@ -1,0 +1,368 @@
+"""Compose and send, the alert page with live progress, cancel, resend, follow-up, CSV export.
+
+Creating, cancelling and following up go through `alerting.alerts`, the one place that decides who
+may send what; these views only turn forms into those calls and their refusals into messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from alerting import audit, current
+from alerting.areas import AreaError
+from alerting.auth import principal, require_role
+from alerting.db import db
+from alerting.models import (
+    ALERT_STATES,
+    CATEGORIES,
+    LIFE_SAFETY,
+    SEVERITIES,
+    Alert,
+    Area,
+    InboundMessage,
+    Location,
+    Message,
+)
+from alerting.phones import mask
+from alerting.staff import bp
+from alerting.staff.forms import ActionForm
+from alerting.templates_text import templates_for_browser
+
+PAGE = 50
+MAX_MAP_POINTS = 20_000
+RESEND_STATUSES = ("undelivered", "failed")
+
+
+def allowed_categories() -> list[str]:
+    """Categories the caller may send: operators never the life-safety ones."""
+    who = principal()
+    if who is not None and who.has_role("coordinator"):
+        return list(CATEGORIES)
+    return [c for c in CATEGORIES if c not in LIFE_SAFETY]
+
+
+def _texts_from_form() -> dict[str, str]:
+    texts = {}
+    for key, value in request.form.items():
+        if key.startswith("text_") and value.strip():
+            texts[key[5:]] = value.strip()
+    return texts
+
+
+def _send_at_from_form() -> datetime | None:
+    """The scheduled time as naive UTC; the browser says its offset from UTC in minutes."""
+    if request.form.get("send_mode") != "later":
+        return None
+    raw = request.form.get("send_at", "").strip()
+    if not raw:
+        raise ValueError(_("Choose when to send, or send now."))
+    local = datetime.fromisoformat(raw)
+    offset = int(request.form.get("tz_offset", "0") or 0)
+    return local + timedelta(minutes=offset)
+
+
+def _compose_context(parent: Alert | None = None) -> dict:
+    s = db()
+    areas = s.execute(select(Area.id, Area.name).order_by(Area.name)).all()
+    return {
+        "categories": allowed_categories(),
+        "severities": SEVERITIES,
+        "saved_areas": [{"id": a.id, "name": a.name} for a in areas],
+        "templates_json": templates_for_browser(),
+        "tile_url": current.settings().tile_url,
+        "default_language": current.settings().default_language,
+        "parent": parent,
+        "parent_area": json.loads(parent.area_geojson) if parent else None,
+        "form": ActionForm(),
+        "values": request.form if request.method == "POST" else {},
+    }
+
+
+@bp.get("/alerts/new")
+@require_role("operator")
+def compose():
+    return render_template("staff/compose.html", **_compose_context())
+
+
+@bp.post("/alerts/new")
+@require_role("operator")
+def compose_send():
+    from alerting.alerts import AlertRefused, create_alert
+
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    s = db()
+    error = None
+    try:
+        if request.form.get("confirmed") != "1":
+            raise ValueError(_("Confirm the number of phones before sending."))
+        area_id = request.form.get("area_id", type=int)
+        raw_area = request.form.get("area_geojson", "").strip()
+        alert = create_alert(
+            s,
+            principal(),
+            area=None if area_id else (json.loads(raw_area) if raw_area else None),
+            area_id=area_id,
+            category=request.form.get("category", ""),
+            severity=request.form.get("severity", ""),
+            title=request.form.get("title", "").strip(),
+            texts=_texts_from_form(),
+            send_at=_send_at_from_form(),
+            area_name=request.form.get("area_name", "").strip(),
+        )
+    except AlertRefused as exc:
+        s.rollback()
+        error, status = f"{exc.error}: {exc.detail}" if exc.detail else exc.error, exc.status
+    except AreaError as exc:
+        s.rollback()
+        error, status = str(exc), 422
+    except ValueError as exc:  # bad JSON or date in the form
+        s.rollback()
+        error, status = str(exc), 422
+    if error:
+        flash(error, "error")
+        return render_template("staff/compose.html", **_compose_context()), status
+    return redirect(url_for("staff.alert_page", alert_id=alert.id))
+
+
+@bp.get("/alerts")
+@require_role("viewer")
+def alert_list():
+    s = db()
+    query = select(Alert).order_by(Alert.id.desc())
+    status = request.args.get("status", "")
+    category = request.args.get("category", "")
+    since = request.args.get("since", "")
+    until = request.args.get("until", "")
+    if status in ALERT_STATES:
+        query = query.where(Alert.status == status)
+    if category in CATEGORIES:
+        query = query.where(Alert.category == category)
+    try:
+        if since:
+            query = query.where(Alert.created_at >= datetime.fromisoformat(since))
+        if until:
+            query = query.where(
+                Alert.created_at < datetime.fromisoformat(until) + timedelta(days=1)
+            )
+    except ValueError:
+        flash(_("Dates are written YYYY-MM-DD."), "error")
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    alerts = s.scalars(query.limit(PAGE).offset((page - 1) * PAGE)).all()
+    return render_template(
+        "staff/alerts.html",
+        alerts=alerts,
+        states=ALERT_STATES,
+        categories=CATEGORIES,
+        filters={"status": status, "category": category, "since": since, "until": until},
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+    )
+
+
+def _alert_or_404(alert_id: int) -> Alert:
+    return db().get(Alert, alert_id) or abort(404)
+
+
+def progress(alert_id: int) -> dict:
+    """Status, counts per message status and the latest replies, as the alert page polls them."""
+    from alerting.alerts import alert_summary
+
+    s = db()
+    summary = alert_summary(s, alert_id)
+    show_phone = principal().has_role("admin")
+    replies = s.execute(
+        select(InboundMessage.phone, InboundMessage.body, InboundMessage.received_at)
+        .where(InboundMessage.alert_id == alert_id)
+        .order_by(InboundMessage.id.desc())
+        .limit(50)
+    ).all()
+    summary["replies"] = [
+        {"phone": p if show_phone else mask(p), "body": b, "at": at.isoformat(timespec="seconds")}
+        for p, b, at in replies
+    ]
+    return summary
+
+
+@bp.get("/alerts/<int:alert_id>")
+@require_role("viewer")
+def alert_page(alert_id: int):
+    alert = _alert_or_404(alert_id)
+    children = db().scalars(select(Alert).where(Alert.parent_id == alert.id)).all()
+    return render_template(
+        "staff/alert.html",
+        alert=alert,
+        children=children,
+        summary=progress(alert.id),
+        area=json.loads(alert.area_geojson),
+        tile_url=current.settings().tile_url,
+        form=ActionForm(),
+        can_send=principal().has_role("operator"),
+    )
+
+
+@bp.get("/alerts/<int:alert_id>/progress.json")
+@require_role("viewer")
+def alert_progress(alert_id: int):
+    _alert_or_404(alert_id)
+    return jsonify(progress(alert_id))
+
+
+@bp.get("/alerts/<int:alert_id>/recipients.json")
+@require_role("viewer")
+def alert_recipients(alert_id: int):
+    """Every recipient's places, coloured by status on the map (no names, no phones)."""
+    _alert_or_404(alert_id)
+    rows = (
+        db()
+        .execute(
+            select(Location.lon, Location.lat, Message.status)
+            .join(Location, Location.resident_id == Message.resident_id)
+            .where(Message.alert_id == alert_id)
+            .limit(MAX_MAP_POINTS)
+        )
+        .all()
+    )
+    return jsonify(points=[[round(x, 6), round(y, 6), st] for x, y, st in rows])
+
+
+@bp.post("/alerts/<int:alert_id>/cancel")
+@require_role("operator")
+def alert_cancel(alert_id: int):
+    from alerting.alerts import AlertRefused, cancel_alert
+
+    s = db()
+    try:
+        cancel_alert(s, principal(), alert_id)
+    except AlertRefused as exc:
+        s.rollback()
+        flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
+    else:
+        flash(_("Alert cancelled: nothing more is handed to the provider."), "info")
+    return redirect(url_for("staff.alert_page", alert_id=alert_id))
+
+
+@bp.post("/alerts/<int:alert_id>/resend")
+@require_role("operator")
+def alert_resend(alert_id: int):
+    """Send the same text again to the recipients whose message was undelivered or failed."""
+    from alerting.alerts import AlertRefused, follow_up
+
+    parent = _alert_or_404(alert_id)
+    s = db()
+    try:
+        child = follow_up(
+            s,
+            principal(),
+            alert_id,
+            title=parent.title,
+            texts=parent.texts,
+            only_statuses=RESEND_STATUSES,
+        )
+    except AlertRefused as exc:
+        s.rollback()
+        flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
+        return redirect(url_for("staff.alert_page", alert_id=alert_id))
+    return redirect(url_for("staff.alert_page", alert_id=child.id))
+
+
+@bp.route("/alerts/<int:alert_id>/follow-up", methods=["GET", "POST"])
+@require_role("operator")
+def alert_follow_up(alert_id: int):
+    """A new message (for example the all clear) to exactly the recipients of this alert."""
+    from alerting.alerts import AlertRefused, follow_up
+
+    parent = _alert_or_404(alert_id)
+    if request.method == "POST":
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        s = db()
+        try:
+            if request.form.get("confirmed") != "1":
+                raise ValueError(_("Confirm the number of phones before sending."))
+            child = follow_up(
+                s,
+                principal(),
+                alert_id,
+                title=request.form.get("title", "").strip(),
+                texts=_texts_from_form(),
+                category=request.form.get("category") or None,
+                severity=request.form.get("severity") or None,
+            )
+        except AlertRefused as exc:
+            s.rollback()
+            flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
+            return render_template("staff/compose.html", **_compose_context(parent)), exc.status
+        except ValueError as exc:
+            s.rollback()
+            flash(str(exc), "error")
+            return render_template("staff/compose.html", **_compose_context(parent)), 422
+        return redirect(url_for("staff.alert_page", alert_id=child.id))
+    return render_template("staff/compose.html", **_compose_context(parent))
+
+
+@bp.get("/alerts/<int:alert_id>/recipients.csv")
+@require_role("viewer")
+def alert_export(alert_id: int):
+    """Every recipient's status; phone numbers masked unless the caller is an admin."""
+    _alert_or_404(alert_id)
+    who = principal()
+    show_phone = who.has_role("admin")
+    s = db()
+    rows = s.execute(
+        select(
+            Message.id,
+            Message.phone,
+            Message.language,
+            Message.status,
+            Message.error_code,
+            Message.attempts,
+            Message.sent_at,
+            Message.updated_at,
+        )
+        .where(Message.alert_id == alert_id)
+        .order_by(Message.id)
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "message_id",
+            "phone",
+            "language",
+            "status",
+            "error_code",
+            "attempts",
+            "sent_at",
+            "updated_at",
+        ]
+    )
+    for mid, phone, lang, status, code, attempts, sent_at, updated_at in rows:
+        writer.writerow(
+            [
+                mid,
+                phone if show_phone else mask(phone),
+                lang,
+                status,
+                code or "",
+                attempts,
+                sent_at.isoformat() if sent_at else "",
+                updated_at.isoformat() if updated_at else "",
+            ]
+        )
+    audit.record(s, who, "alert.export", f"alert:{alert_id}", masked=not show_phone)
+    s.commit()
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=alert-{alert_id}-recipients.csv"},
+    )

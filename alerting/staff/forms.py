@@ -1,0 +1,57 @@
+"""The staff UI's forms (Flask-WTF: every one carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from alerting.i18n import LOCALE_NAMES
+from alerting.models import ROLES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Register file (CSV or GeoJSON)"), validators=[FileRequired()])
+
+
+class StaffUserForm(FlaskForm):
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Regexp(r"^[^@\s]+@[^@\s]+$"), Length(max=254)]
+    )
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES])
+    language = SelectField(
+        _l("Language"), choices=[SelectChoice(k, v) for k, v in LOCALE_NAMES.items()]
+    )
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10)])
+
+
+class StaffUserEditForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES])
+    active = BooleanField(_l("Active"))
+    unlock = BooleanField(_l("Clear lock-out"))
+    password = PasswordField(_l("New password (optional)"), validators=[Optional(), Length(min=10)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (cancel, resend, delete): only the CSRF token."""
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    q = StringField(_l("Phone or name"), validators=[Optional(), Length(max=100)])

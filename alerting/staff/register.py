@@ -1,0 +1,91 @@
+"""The resident register: search by phone or name, and the import upload with refused rows."""
+
+from __future__ import annotations
+
+import contextlib
+
+from flask import render_template, request
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from alerting import audit, current
+from alerting.auth import principal, require_role
+from alerting.db import db
+from alerting.models import OptOut, Resident
+from alerting.phones import PhoneError, mask, parse_phone
+from alerting.register_import import RegisterFileError, import_bytes
+from alerting.staff import bp
+from alerting.staff.forms import ImportForm, SearchForm
+
+PAGE = 50
+
+
+@bp.get("/residents")
+@require_role("viewer")
+def resident_list():
+    form = SearchForm(request.args)
+    s = db()
+    query = select(Resident).options(selectinload(Resident.locations)).order_by(Resident.id)
+    q = (form.q.data or "").strip()
+    if q:
+        conditions = [Resident.name.ilike(f"%{q}%"), Resident.phone.contains(q.replace(" ", ""))]
+        with contextlib.suppress(PhoneError):  # not a phone number: search the name only
+            conditions.append(
+                Resident.phone == parse_phone(q, current.settings().default_region).e164
+            )
+        query = query.where(or_(*conditions))
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    residents = s.scalars(query.limit(PAGE).offset((page - 1) * PAGE)).all()
+    opted_out = set(
+        s.scalars(select(OptOut.phone).where(OptOut.phone.in_([r.phone for r in residents])))
+    )
+    show_phone = principal().has_role("admin")
+    return render_template(
+        "staff/residents.html",
+        form=form,
+        residents=residents,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        opted_out=opted_out,
+        phone=(lambda p: p) if show_phone else mask,
+        import_form=ImportForm(),
+        report=None,
+    )
+
+
+@bp.route("/residents/import", methods=["GET", "POST"])
+@require_role("admin")
+def resident_import():
+    form = ImportForm()
+    report = error = None
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        settings = current.settings()
+        s = db()
+        try:
+            report = import_bytes(
+                s,
+                upload.filename or "upload.csv",
+                upload.read(),
+                settings.default_region,
+                settings.default_language,
+            )
+        except (RegisterFileError, UnicodeDecodeError, ValueError) as exc:
+            s.rollback()
+            error, status = str(exc), 422
+        else:
+            audit.record(
+                s,
+                principal(),
+                "register.import",
+                upload.filename or "",
+                **{k: v for k, v in report.as_dict().items() if k != "refused"},
+                refused=len(report.refused),
+            )
+            s.commit()
+    elif request.method == "POST":
+        status = 400
+    return render_template("staff/import.html", form=form, report=report, error=error), status

@@ -1,0 +1,97 @@
+/* Alert page: poll the progress every second; recipients on the map coloured by status. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("page-data").textContent);
+  var M = window.AlertingMap;
+  var $ = function (id) { return document.getElementById(id); };
+  var FINAL_ALERT = ["completed", "cancelled"];
+  var GROUPS = {
+    pending: ["pending", "sending"], sent: ["queued", "accepted", "sent"],
+    delivered: ["delivered"], undelivered: ["undelivered"], failed: ["failed"],
+    skipped: ["skipped"], cancelled: ["cancelled"]
+  };
+
+  var map = M.makeMap("map", data.tileUrl);
+  var areaLayer = L.geoJSON(data.area, { interactive: false, style: { fillOpacity: 0.05 } }).addTo(map);
+  map.fitBounds(areaLayer.getBounds(), { maxZoom: 15 });
+  var dots = L.layerGroup().addTo(map);
+
+  var legend = $("legend");
+  Object.keys(M.STATUS_COLOURS).forEach(function (status) {
+    var li = document.createElement("li");
+    var swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = M.STATUS_COLOURS[status];
+    li.append(swatch, " " + (data.labels[status] || status));
+    legend.appendChild(li);
+  });
+
+  function show(summary) {
+    var counts = summary.counts || {};
+    var n = function (statuses) { return statuses.reduce(function (t, s) { return t + (counts[s] || 0); }, 0); };
+    var total = summary.recipients || 0;
+    document.querySelectorAll("[data-count]").forEach(function (dd) {
+      var key = dd.dataset.count;
+      dd.textContent = key === "recipients" ? total : n(GROUPS[key]);
+    });
+    var delivered = n(GROUPS.delivered);
+    var failed = n(GROUPS.undelivered) + n(GROUPS.failed);
+    var inflight = n(GROUPS.sent) + n(GROUPS.pending);
+    var denominator = Math.max(total, 1);
+    var bars = document.querySelectorAll("#progress .bar");
+    bars[0].style.width = (100 * delivered / denominator) + "%";
+    bars[1].style.width = (100 * n(GROUPS.sent) / denominator) + "%";
+    bars[2].style.width = (100 * failed / denominator) + "%";
+    $("progress").setAttribute("aria-valuenow", String(delivered));
+    $("progress-text").textContent = M.format(data.strings.progress,
+      { delivered: delivered, total: total, failed: failed, inflight: inflight });
+    var badge = $("alert-status");
+    badge.textContent = data.labels[summary.status] || summary.status;
+    badge.dataset.status = summary.status;
+    badge.className = "badge status-" + summary.status;
+    var replies = $("replies");
+    replies.replaceChildren();
+    (summary.replies || []).forEach(function (r) {
+      var li = document.createElement("li");
+      li.textContent = r.at + " " + r.phone + ": " + r.body;
+      replies.appendChild(li);
+    });
+    if (!replies.children.length) {
+      var li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = data.strings.noReplies;
+      replies.appendChild(li);
+    }
+  }
+
+  function loadDots() {
+    return fetch(data.urls.recipients, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        dots.clearLayers();
+        body.points.forEach(function (p) {
+          L.circleMarker([p[1], p[0]], {
+            radius: 4, weight: 0, fillOpacity: 0.9, interactive: false,
+            fillColor: M.STATUS_COLOURS[p[2]] || "#000"
+          }).addTo(dots);
+        });
+      });
+  }
+
+  var ticks = 0;
+  function poll() {
+    fetch(data.urls.progress, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (summary) {
+        show(summary);
+        ticks += 1;
+        var done = FINAL_ALERT.indexOf(summary.status) >= 0;
+        if (done || ticks % 3 === 0) loadDots();
+        if (!done) setTimeout(poll, 1000);
+      })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  show(data.summary);
+  loadDots();
+  if (FINAL_ALERT.indexOf(data.summary.status) < 0) setTimeout(poll, 1000);
+})();

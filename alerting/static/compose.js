@@ -1,0 +1,384 @@
+/* Compose page: draw the area, live preview on every vertex, templates, SMS counters, confirm. */
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("page-data").textContent);
+  var S = data.strings;
+  var M = window.AlertingMap;
+  var $ = function (id) { return document.getElementById(id); };
+
+  var map = M.makeMap("map", data.tileUrl);
+  var drawn = L.featureGroup().addTo(map);
+  var pointsLayer = L.layerGroup().addTo(map);
+  var preview = null; // the latest preview answer
+  var savedAreaId = $("area-id").value;
+  var textValues = {}; // lang -> typed text, kept while language fields come and go
+  var rendered = {}; // lang -> text as the template last rendered it
+  var POINT_ZOOM = 14;
+
+  // --- the area as GeoJSON ---------------------------------------------------------------
+  function layerFeature(layer) {
+    if (layer instanceof L.Circle) {
+      var c = layer.getLatLng();
+      return { type: "Feature", properties: { radius_m: layer.getRadius() },
+               geometry: { type: "Point", coordinates: [c.lng, c.lat] } };
+    }
+    return layer.toGeoJSON();
+  }
+
+  function areaGeojson(extra) {
+    var features = [];
+    drawn.eachLayer(function (layer) { features.push(layerFeature(layer)); });
+    if (extra) features.push(extra);
+    if (!features.length) return null;
+    return { type: "FeatureCollection", features: features };
+  }
+
+  function addGeojson(obj) {
+    var layer = L.geoJSON(obj, {
+      pointToLayer: function (feature, latlng) {
+        var r = feature.properties && feature.properties.radius_m;
+        return r ? L.circle(latlng, { radius: r }) : L.marker(latlng);
+      }
+    });
+    layer.eachLayer(function (l) {
+      if (l instanceof L.Marker) return;
+      drawn.addLayer(l);
+      watchLayer(l);
+    });
+    if (drawn.getLayers().length) map.fitBounds(drawn.getBounds(), { maxZoom: 15 });
+  }
+
+  function watchLayer(layer) {
+    layer.on("pm:edit pm:markerdragend pm:vertexadded pm:vertexremoved", function () {
+      savedAreaId = "";
+      schedulePreview();
+    });
+  }
+
+  // --- live preview -----------------------------------------------------------------------
+  var timer = null, inflight = null, seq = 0;
+  function schedulePreview(extra) {
+    clearTimeout(timer);
+    timer = setTimeout(function () { runPreview(extra); }, 60);
+  }
+
+  function runPreview(extra) {
+    var area = areaGeojson(extra);
+    $("area-geojson").value = area && !extra ? JSON.stringify(area) : $("area-geojson").value;
+    if (!extra) $("area-id").value = savedAreaId;
+    if (!area) { showCounts(null); return; }
+    if (inflight) inflight.abort();
+    inflight = new AbortController();
+    var mine = ++seq;
+    M.postJson(data.urls.preview, { area: area }, inflight.signal).then(function (r) {
+      if (mine !== seq) return;
+      if (!r.ok) { showError(r.data); return; }
+      showCounts(r.data);
+      loadPoints(area, mine);
+    }).catch(function (e) { if (e.name !== "AbortError") showError({ error: S.previewFailed }); });
+  }
+
+  function showError(err) {
+    var el = $("preview-error");
+    el.textContent = err.error + (err.detail ? ": " + err.detail : "");
+    el.hidden = false;
+  }
+
+  function showCounts(result) {
+    preview = result;
+    $("preview-error").hidden = true;
+    $("count-residents").textContent = result ? result.residents : "–";
+    $("count-phones").textContent = result ? result.phones : "–";
+    $("count-opted-out").textContent = result ? result.opted_out : "–";
+    var langs = result ? Object.entries(result.languages).sort(function (a, b) { return b[1] - a[1]; }) : [];
+    $("languages").textContent = langs.length ? S.languagesLabel + ": " + langs.map(function (l) {
+      return M.languageName(l[0], data.uiLocale) + " " + l[1];
+    }).join(", ") : "";
+    syncTextFields(langs.map(function (l) { return l[0]; }));
+    if (!result) pointsLayer.clearLayers();
+  }
+
+  function loadPoints(area, mine) {
+    if (map.getZoom() < POINT_ZOOM) {
+      pointsLayer.clearLayers();
+      $("points-hint").textContent = S.zoomIn;
+      return;
+    }
+    M.postJson(data.urls.points, { area: area }).then(function (r) {
+      if (mine !== seq || !r.ok) return;
+      pointsLayer.clearLayers();
+      r.data.points.forEach(function (p) {
+        L.circleMarker([p[1], p[0]], { radius: 3, weight: 0, fillOpacity: 0.8, fillColor: "#1d4ed8",
+                                      interactive: false }).addTo(pointsLayer);
+      });
+      $("points-hint").textContent = r.data.truncated ? S.pointsSampled : S.pointsShown;
+    });
+  }
+  map.on("zoomend", function () { if (preview) schedulePreview(); });
+
+  // --- drawing (Leaflet-Geoman, driven by our own keyboard-reachable buttons) ----------------
+  if (!data.parent) {
+    map.pm.addControls({
+      position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false,
+      drawText: false, cutPolygon: false, rotateMode: false, dragMode: true
+    });
+    map.pm.setGlobalOptions({ allowSelfIntersection: false, layerGroup: drawn });
+    map.pm.setLang({ en: "en", nb: "no", sv: "sv", da: "da" }[data.uiLocale] || "en");
+    document.querySelectorAll("[data-draw]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        map.pm.enableDraw(button.dataset.draw, { snappable: false, continueDrawing: false });
+        $("map").focus();
+      });
+    });
+    $("finish-draw").addEventListener("click", function () {
+      var shape = map.pm.Draw.getActiveShape && map.pm.Draw.getActiveShape();
+      if (shape === "Polygon") map.pm.Draw.Polygon._finishShape();
+      else map.pm.disableDraw();
+    });
+    $("edit-toggle").addEventListener("click", function () {
+      var on = !map.pm.globalEditModeEnabled();
+      if (on) map.pm.enableGlobalEditMode({ allowSelfIntersection: false });
+      else map.pm.disableGlobalEditMode();
+      this.setAttribute("aria-pressed", String(on));
+    });
+    $("clear-area").addEventListener("click", function () {
+      drawn.clearLayers();
+      savedAreaId = "";
+      $("area-geojson").value = "";
+      schedulePreview();
+    });
+    map.on("pm:drawstart", function (e) {
+      var working = e.workingLayer;
+      if (!working || !working.on) return;
+      working.on("pm:vertexadded", function () {
+        var latlngs = working.getLatLngs();
+        if (latlngs.length >= 3) {
+          var ring = latlngs.map(function (p) { return [p.lng, p.lat]; });
+          ring.push(ring[0]);
+          schedulePreview({ type: "Feature", properties: {},
+                            geometry: { type: "Polygon", coordinates: [ring] } });
+        }
+      });
+    });
+    map.on("pm:create", function (e) {
+      watchLayer(e.layer);
+      savedAreaId = "";
+      schedulePreview();
+    });
+    map.on("pm:remove", function () { savedAreaId = ""; schedulePreview(); });
+
+    $("saved-area").addEventListener("change", function () {
+      var id = this.value;
+      var name = this.options[this.selectedIndex].text;
+      if (!id) return;
+      fetch(data.urls.areaGeojson.replace("/0.geojson", "/" + id + ".geojson"), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (obj) {
+          drawn.clearLayers();
+          addGeojson(obj);
+          savedAreaId = id;
+          if (!$("area-name").value) $("area-name").value = name;
+          rerenderTemplates();
+          schedulePreview();
+        });
+    });
+
+    $("upload-area").addEventListener("change", function () {
+      var file = this.files[0];
+      var input = this;
+      if (!file) return;
+      file.text().then(function (text) {
+        var obj;
+        try { obj = JSON.parse(text); } catch (e) { $("area-message").textContent = S.badFile; return; }
+        drawn.clearLayers();
+        addGeojson(obj);
+        savedAreaId = "";
+        $("area-message").textContent = file.name;
+        input.value = ""; // the same file may be chosen again after a fix
+        schedulePreview();
+      });
+    });
+
+    $("save-area").addEventListener("click", function () {
+      var name = $("save-name").value.trim();
+      var area = areaGeojson();
+      if (!area) { $("area-message").textContent = S.noArea; return; }
+      if (!name) { $("area-message").textContent = S.needName; return; }
+      M.postJson(data.urls.saveArea, { name: name, area: area }).then(function (r) {
+        if (!r.ok) { $("area-message").textContent = r.data.error + (r.data.detail ? ": " + r.data.detail : ""); return; }
+        var select = $("saved-area");
+        if (!Array.from(select.options).some(function (o) { return o.value === String(r.data.id); })) {
+          select.add(new Option(r.data.name, r.data.id));
+        }
+        select.value = String(r.data.id);
+        savedAreaId = String(r.data.id);
+        $("area-id").value = savedAreaId;
+        if (!$("area-name").value) $("area-name").value = r.data.name;
+        $("area-message").textContent = M.format(S.saved, { name: r.data.name });
+      });
+    });
+
+    if ($("area-geojson").value) {
+      try { addGeojson(JSON.parse($("area-geojson").value)); schedulePreview(); } catch (e) { /* ignore */ }
+    }
+  } else {
+    var parentLayer = L.geoJSON(data.parent.area, { interactive: false }).addTo(map);
+    map.fitBounds(parentLayer.getBounds(), { maxZoom: 15 });
+    preview = { residents: data.parent.recipients, phones: data.parent.recipients, opted_out: 0, languages: {} };
+    data.parent.languages.forEach(function (l) { if (l !== "default") preview.languages[l] = 0; });
+    syncTextFields(Object.keys(preview.languages));
+  }
+
+  // --- one text field per language, templates and counters ------------------------------------
+  function textField(lang) {
+    return document.querySelector('.text-field[data-lang="' + lang + '"]');
+  }
+
+  function syncTextFields(langs) {
+    var container = $("texts");
+    document.querySelectorAll(".text-field").forEach(function (el) {
+      var lang = el.dataset.lang;
+      if (lang !== "default" && langs.indexOf(lang) < 0) {
+        textValues[lang] = el.querySelector("textarea").value;
+        el.remove();
+      }
+    });
+    langs.forEach(function (lang) {
+      if (textField(lang)) return;
+      var div = document.createElement("div");
+      div.className = "text-field";
+      div.dataset.lang = lang;
+      var label = document.createElement("label");
+      label.htmlFor = "text_" + lang;
+      label.textContent = M.format(S.messageIn, { language: M.languageName(lang, data.uiLocale) });
+      var area = document.createElement("textarea");
+      area.name = "text_" + lang;
+      area.id = "text_" + lang;
+      area.rows = 3;
+      area.lang = lang;
+      area.value = textValues[lang] !== undefined ? textValues[lang] : templateText(lang);
+      var counter = document.createElement("p");
+      counter.className = "counter muted";
+      div.append(label, area, counter);
+      container.appendChild(div);
+      area.addEventListener("input", updateCounters);
+    });
+    updateCounters();
+  }
+
+  var currentTemplate = "";
+  function placeholders(lang) {
+    return {
+      area: $("area-name").value.trim() || (data.parent && data.parent.areaName) || "",
+      start: formatTime($("start-time").value, lang),
+      end: formatTime($("end-time").value, lang)
+    };
+  }
+
+  // times in the message are written the way the reader's language writes them (en: day first)
+  function formatTime(value, lang) {
+    if (!value) return "";
+    var locale = lang === "en" ? "en-GB" : lang || data.uiLocale;
+    try {
+      return new Date(value).toLocaleString(locale, { day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" });
+    } catch (e) {
+      return value.replace("T", " ");
+    }
+  }
+
+  function templateText(lang) {
+    var t = data.templates[currentTemplate];
+    if (!t) return "";
+    var source = lang === "default" ? (t.texts[data.defaultLanguage] || t.texts.en) : t.texts[lang] || t.texts.en;
+    var p = placeholders(lang === "default" ? data.defaultLanguage : lang);
+    var text = source.replace(/\{area\}/g, p.area).replace(/\{start\}/g, p.start).replace(/\{end\}/g, p.end);
+    rendered[lang] = text;
+    return text;
+  }
+
+  function applyTemplate(force) {
+    var t = data.templates[currentTemplate];
+    if (!t) return;
+    document.querySelectorAll(".text-field").forEach(function (el) {
+      var lang = el.dataset.lang;
+      var area = el.querySelector("textarea");
+      // re-render only texts the user has not changed since the template filled them
+      if (force || area.value === "" || area.value === rendered[lang]) area.value = templateText(lang);
+    });
+    if (force && !data.parent) {
+      if (Array.from($("category").options).some(function (o) { return o.value === t.category; })) $("category").value = t.category;
+      $("severity").value = t.severity;
+    }
+    if (force || !$("title").value || $("title").value === rendered.title) {
+      rendered.title = t.titles[data.uiLocale] || t.titles.en;
+      $("title").value = rendered.title;
+    }
+    updateCounters();
+  }
+
+  function rerenderTemplates() { applyTemplate(false); }
+  $("template").addEventListener("change", function () { currentTemplate = this.value; applyTemplate(true); });
+  ["area-name", "start-time", "end-time"].forEach(function (id) {
+    $(id).addEventListener("input", rerenderTemplates);
+    $(id).addEventListener("change", rerenderTemplates);
+  });
+  $("text_default").addEventListener("input", updateCounters);
+
+  function sendablePhones() {
+    return preview ? Math.max(preview.phones - preview.opted_out, 0) : 0;
+  }
+
+  function updateCounters() {
+    var partsOf = {};
+    document.querySelectorAll(".text-field").forEach(function (el) {
+      var text = el.querySelector("textarea").value;
+      var c = SmsParts.countParts(text);
+      partsOf[el.dataset.lang] = c;
+      el.querySelector(".counter").textContent =
+        text.length + " " + S.characters + " · " + c.encoding + " · " + c.parts + " " + S.parts;
+    });
+    if (!preview) { $("total-parts").textContent = ""; return; }
+    var phones = sendablePhones();
+    var langs = Object.entries(preview.languages);
+    var residents = langs.reduce(function (n, l) { return n + l[1]; }, 0);
+    var total = 0;
+    if (residents > 0) {
+      langs.forEach(function (l) {
+        var parts = (partsOf[l[0]] && partsOf[l[0]].parts) || partsOf["default"].parts;
+        total += parts * phones * l[1] / residents;
+      });
+    } else {
+      total = partsOf["default"].parts * phones;
+    }
+    $("total-parts").textContent = M.format(S.totalParts, { n: Math.round(total) });
+  }
+  if ($("template").value) { currentTemplate = $("template").value; applyTemplate(!$("text_default").value); }
+  updateCounters();
+
+  // --- confirm, then send --------------------------------------------------------------------
+  var dialog = $("confirm-dialog");
+  $("review").addEventListener("click", function () {
+    var problem = null;
+    if (!data.parent && !areaGeojson() && !savedAreaId) problem = S.noArea;
+    else if (!$("title").value.trim()) problem = S.needTitle;
+    else if (!$("text_default").value.trim()) problem = S.needText;
+    var later = document.querySelector('input[name="send_mode"]:checked');
+    later = later && later.value === "later";
+    if (!problem && later && !$("send-at").value) problem = S.needSendAt;
+    if (problem) { showError({ error: problem }); return; }
+    $("area-geojson").value = data.parent ? "" : JSON.stringify(areaGeojson());
+    $("area-id").value = savedAreaId;
+    var name = $("area-name").value.trim() || S.theDrawnArea;
+    $("confirm-text").textContent = M.format(S.sendTo, { n: sendablePhones(), area: name });
+    $("confirm-detail").textContent = later ? M.format(S.scheduledFor, { when: formatTime($("send-at").value) }) : "";
+    dialog.showModal();
+    $("confirm-back").focus();
+  });
+  $("confirm-back").addEventListener("click", function () { dialog.close(); });
+  $("confirm-send").addEventListener("click", function () {
+    $("confirmed").value = "1";
+    $("tz-offset").value = String(new Date().getTimezoneOffset());
+    this.disabled = true;
+    $("compose-form").submit();
+  });
+})();

@@ -1,0 +1,428 @@
+"""Sending benchmarks: throughput, first-message latency, rate-limit accuracy, urgent over bulk,
+receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ workers
+(worker.py), the Twilio simulator, an embedded Redis (or REDIS_URL), SQLite (or DATABASE_URL).
+
+    .venv/bin/python -m bench.bench_sending throughput --recipients 100000
+    .venv/bin/python -m bench.bench_sending rate --rate 50 --seconds 60
+    .venv/bin/python -m bench.bench_sending urgent --recipients 100000
+    .venv/bin/python -m bench.bench_sending receipts --count 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import insert, select, text
+from twilio.request_validator import RequestValidator
+
+from alerting.auth import create_api_key
+from alerting.config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from alerting.models import Location, Message, Resident
+from alerting.redis_conn import embedded_redis_url
+from alerting.simulator import SimulatorConfig, start_in_thread
+from bench.common import fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+AREA = {
+    "type": "Polygon",
+    "coordinates": [[[5.20, 60.30], [5.45, 60.30], [5.45, 60.45], [5.20, 60.45], [5.20, 60.30]]],
+}
+URGENT_AREA = {
+    "type": "Polygon",
+    "coordinates": [[[6.00, 61.00], [6.10, 61.00], [6.10, 61.10], [6.00, 61.10], [6.00, 61.00]]],
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill(engine, n: int, start: int, lon: tuple[float, float], lat: tuple[float, float]) -> None:
+    """n residents with distinct mobile phones spread over a box."""
+    import numpy as np
+
+    rng = np.random.default_rng(start)
+    lons, lats = rng.uniform(*lon, n), rng.uniform(*lat, n)
+    with engine.begin() as conn:
+        first = (conn.scalar(text("SELECT max(id) FROM residents")) or 0) + 1
+        for off in range(0, n, 20_000):
+            ids = range(first + off, first + min(off + 20_000, n))
+            conn.execute(
+                insert(Resident),
+                [
+                    {
+                        "id": i,
+                        "external_id": f"b{i}",
+                        "name": "",
+                        "phone": f"+479{start + i:07d}",
+                        "reachable": True,
+                        "language": "nb",
+                        "source": "import",
+                        "declined_categories": [],
+                        "paused": False,
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(Location),
+                [
+                    {
+                        "resident_id": i,
+                        "label": "home",
+                        "lon": float(lons[i - first]),
+                        "lat": float(lats[i - first]),
+                        "address": "",
+                    }
+                    for i in ids
+                ],
+            )
+        conn.execute(text("UPDATE register_version SET locations = locations + 1"))
+
+
+class Bench:
+    """The processes of one run."""
+
+    def __init__(
+        self,
+        rate: float,
+        workers: int = 2,
+        drop_callbacks: bool = True,
+        recipients: int = 0,
+        urgent: int = 0,
+    ) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-sending-"))
+        self.database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{self.tmp / 'b.db'}"
+        self.redis_url = os.environ.get("REDIS_URL") or embedded_redis_url(self.tmp)
+        engine = fresh_database(self.database_url)
+        if recipients:
+            fill(engine, recipients, 10_000_000, (5.21, 5.44), (60.31, 60.44))
+        if urgent:
+            fill(engine, urgent, 30_000_000, (6.01, 6.09), (61.01, 61.09))
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as s:
+            _row, self.key = create_api_key(s, "bench", "coordinator")
+            s.commit()
+        engine.dispose()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sim = start_in_thread(
+            SimulatorConfig(
+                callback_delay_ms=5.0,
+                drop_rate=1.0 if drop_callbacks else 0.0,
+                max_messages=2_000_000,
+            )
+        )
+        self.env = dict(
+            os.environ,
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            ALERTING_INSTANCE=str(self.tmp),
+            SECRET_KEY="bench",
+            PUBLIC_URL=self.url,
+            SMS_PROVIDER="simulator",
+            SIMULATOR_URL=self.sim.url,
+            TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
+            SMS_RATE_PER_SECOND=str(rate),
+            SWEEP_INTERVAL="1",
+        )
+        self.procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "2",
+                    *os.environ.get("BENCH_GUNICORN", "-k gthread --threads 8").split(),
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "warning",
+                    "wsgi:app",
+                ],
+                env=self.env,
+                cwd=ROOT,
+            )
+        ]
+        for _ in range(workers):
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "worker.py"],
+                    env=self.env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(self.tmp / "workers.log", "ab"),  # noqa: SIM115
+                )
+            )
+        self.wait_ready(workers)
+
+    def wait_ready(self, workers: int) -> None:
+        import redis
+        from rq import Worker
+
+        conn = redis.Redis.from_url(self.redis_url)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/api/v1/alerts", timeout=2)
+            except urllib.error.HTTPError:
+                if Worker.count(connection=conn) >= workers:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the app or the workers did not start")
+
+    def post_alert(self, area, category="water", severity="moderate") -> tuple[float, int]:
+        body = json.dumps(
+            {
+                "area": area,
+                "category": category,
+                "severity": severity,
+                "title": "bench",
+                "message": {"default": "Benchmark message"},
+            }
+        )
+        request = urllib.request.Request(
+            self.url + "/api/v1/alerts",
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
+        )
+        started = time.time()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return started, json.loads(response.read())["id"]
+
+    def arrivals(self, numbers: set[str] | None = None) -> list[float]:
+        if numbers is None:
+            messages = self.sim.messages()
+        else:  # per number: cheap, and keeps the simulator (same process) unhindered
+            messages = [m for n in numbers for m in self.sim.messages(to=n)]
+        return sorted(
+            datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).timestamp()
+            for m in messages
+        )
+
+    def wait_count(self, n: int, timeout: float, numbers: set[str] | None = None) -> list[float]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.sim.stats()["accepted"] if numbers is None else len(self.arrivals(numbers))
+            if got >= n:
+                return self.arrivals(numbers)
+            time.sleep(0.2)
+        raise RuntimeError(f"only {got} of {n} messages arrived")
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.sim.shutdown()
+
+
+def throughput(args) -> dict:
+    b = Bench(rate=1_000_000, recipients=args.recipients)
+    try:
+        started, _ = b.post_alert(AREA)
+        times = b.wait_count(args.recipients, timeout=900)
+    finally:
+        b.close()
+    return {
+        "benchmark": "throughput",
+        "recipients": args.recipients,
+        "workers": 2,
+        "first_message_s": round(times[0] - started, 3),
+        "handed_per_s": round((len(times) - 1) / (times[-1] - times[0]), 1),
+        "total_s": round(times[-1] - started, 1),
+    }
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def rate(args) -> dict:
+    n = int(args.rate * args.seconds)
+    b = Bench(rate=args.rate, recipients=n, drop_callbacks=False)
+    try:
+        b.post_alert(AREA)
+        times = b.wait_count(n, timeout=args.seconds * 3 + 60)
+    finally:
+        b.close()
+    return {
+        "benchmark": "rate",
+        "configured_per_s": args.rate,
+        "messages": n,
+        "workers": 2,
+        "max_in_any_1s_window": max_in_window(times),
+        "mean_per_s": round((len(times) - 1) / (times[-1] - times[0]), 2),
+    }
+
+
+def urgent(args) -> dict:
+    """Evacuation alerts to 200 phones while a bulk water alert is being sent."""
+    size = 200
+    b = Bench(rate=args.rate, recipients=args.recipients, urgent=size)
+    latencies = []
+    try:
+        b.post_alert(AREA)
+        b.wait_count(2000, timeout=120)
+        numbers = {f"+479{30_000_000 + args.recipients + i:07d}" for i in range(1, size + 1)}
+        for run in range(args.repeat):
+            started, _ = b.post_alert(URGENT_AREA, "evacuation", "extreme")
+            times = b.wait_count(size * run + 1, 30, numbers)
+            latencies.append(min(t for t in times if t >= started) - started)
+            b.wait_count(size * (run + 1), 60, numbers)
+            time.sleep(2)
+        bulk_done = b.sim.stats()["accepted"] - size * args.repeat
+    finally:
+        b.close()
+    return {
+        "benchmark": "urgent_over_bulk",
+        "bulk_recipients": args.recipients,
+        "rate_per_s": args.rate,
+        "runs": len(latencies),
+        "first_urgent_s_median": round(statistics.median(latencies), 3),
+        "first_urgent_s_max": round(max(latencies), 3),
+        "bulk_sent_meanwhile": bulk_done,
+    }
+
+
+def receipts(args) -> dict:
+    b = Bench(rate=1_000_000, workers=2)
+    try:
+        from alerting.db import make_engine
+
+        engine = make_engine(b.database_url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO alerts (category, severity, title, texts, area_geojson, "
+                    "area_name, status, sender, created_by, created_at, recipients, skipped) "
+                    "VALUES ('water', 'minor', 'r', '{}', '{}', '', 'sending', '', '', "
+                    "CURRENT_TIMESTAMP, 0, 0)"
+                )
+            )
+            alert_id = conn.scalar(text("SELECT max(id) FROM alerts"))
+            conn.execute(
+                insert(Message),
+                [
+                    {
+                        "alert_id": alert_id,
+                        "phone": f"+479{i:07d}",
+                        "body": "x",
+                        "status": "queued",
+                        "provider_sid": f"SM{i:032d}",
+                        "attempts": 1,
+                    }
+                    for i in range(args.count)
+                ],
+            )
+            ids = [r[0] for r in conn.execute(select(Message.id).order_by(Message.id))]
+        engine.dispose()
+        validator = RequestValidator(DEFAULT_AUTH_TOKEN)
+        requests = []
+        for n, mid in enumerate(ids):
+            status = "sent" if n % 2 == 0 else "delivered"
+            params = {
+                "MessageSid": f"SM{n:032d}",
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "AccountSid": DEFAULT_ACCOUNT_SID,
+                "To": f"+479{n:07d}",
+                "From": "x",
+            }
+            url = f"{b.url}/webhooks/twilio/status/{mid}"
+            requests.append((url, params, validator.compute_signature(url, params)))
+        started = time.perf_counter()
+        elapsed, codes = asyncio.run(fire(requests, args.concurrency))
+        engine = make_engine(b.database_url)
+        while True:  # until a worker has applied every buffered receipt
+            with engine.connect() as conn:
+                applied = conn.scalar(text("SELECT count(*) FROM delivery_events"))
+            if applied >= len(requests):
+                break
+            time.sleep(0.05)
+        ingested = time.perf_counter() - started
+        engine.dispose()
+    finally:
+        b.close()
+    return {
+        "benchmark": "receipts",
+        "server": "gunicorn -w 2 " + os.environ.get("BENCH_GUNICORN", "-k gthread --threads 8"),
+        "receipts": len(requests),
+        "answered_per_s": round(len(requests) / elapsed, 1),
+        "ingested_per_s": round(len(requests) / ingested, 1),
+        "status_codes": codes,
+    }
+
+
+async def fire(requests, concurrency: int):
+    codes: dict[int, int] = {}
+    queue = list(reversed(requests))
+
+    async def one(session):
+        while queue:
+            url, params, sig = queue.pop()
+            async with session.post(url, data=params, headers={"X-Twilio-Signature": sig}) as r:
+                await r.read()
+                codes[r.status] = codes.get(r.status, 0) + 1
+
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(one(session) for _ in range(concurrency)))
+        return time.perf_counter() - started, codes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--recipients", type=int, default=100_000)
+    p = sub.add_parser("rate")
+    p.add_argument("--rate", type=float, default=50.0)
+    p.add_argument("--seconds", type=float, default=60.0)
+    p = sub.add_parser("urgent")
+    p.add_argument("--recipients", type=int, default=100_000)
+    p.add_argument("--rate", type=float, default=1_000_000.0)
+    p.add_argument("--repeat", type=int, default=5)
+    p = sub.add_parser("receipts")
+    p.add_argument("--count", type=int, default=20_000)
+    p.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    result = {"throughput": throughput, "rate": rate, "urgent": urgent, "receipts": receipts}[
+        args.what
+    ](args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Inbound SMS: STOP-family opts out at once, START-family back in, HELP answers, anything else is
+a reply to the last alert the number received."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from stack import add_resident
+from test_webhooks import post
+
+from alerting.models import Alert, ConsentEvent, InboundMessage, Message, OptOut
+from alerting.sending import planning
+
+PHONE = "+4790000001"
+AREA = {
+    "type": "Polygon",
+    "coordinates": [[[5.30, 60.38], [5.34, 60.38], [5.34, 60.40], [5.30, 60.40], [5.30, 60.38]]],
+}
+
+
+def sms(client, app, body, phone=PHONE, sid="SM" + "c" * 32):
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "From": phone,
+        "To": "Alerting",
+        "Body": body,
+        "AccountSid": "AC" + "0" * 32,
+        "NumMedia": "0",
+    }
+    return post(client, app, "/webhooks/twilio/inbound", params)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "STOP",
+        "stop",
+        " Stop ",
+        "STOPALL",
+        "unsubscribe",
+        "CANCEL",
+        "END",
+        "quit",
+        "REVOKE",
+        "OptOut",
+    ],
+)
+def test_stop_words_opt_out(app, client, session, word):
+    response = sms(client, app, word)
+    assert response.status_code == 200
+    assert b"START" in response.data  # the confirmation tells how to come back
+    assert session.get(OptOut, PHONE).source == "sms"
+    event = session.scalars(select(ConsentEvent)).one()
+    assert (event.action, event.source, event.phone) == ("opt_out", "sms", PHONE)
+
+
+def test_stop_inside_a_sentence_is_a_reply(app, client, session):
+    sms(client, app, "please stop the water works")
+    assert session.get(OptOut, PHONE) is None
+    assert session.scalars(select(InboundMessage.kind)).one() == "reply"
+
+
+def test_unsigned_inbound_is_403(app, client, session):
+    response = client.post("/webhooks/twilio/inbound", data={"From": PHONE, "Body": "STOP"})
+    assert response.status_code == 403
+    assert session.get(OptOut, PHONE) is None
+
+
+@pytest.mark.parametrize("word", ["START", "yes", "Unstop"])
+def test_start_words_opt_back_in(app, client, session, word):
+    sms(client, app, "STOP", sid="SM1")
+    sms(client, app, word, sid="SM2")
+    session.expire_all()
+    assert session.get(OptOut, PHONE) is None
+    actions = session.scalars(select(ConsentEvent.action).order_by(ConsentEvent.id)).all()
+    assert actions == ["opt_out", "opt_in"]
+
+
+def test_help_answers_with_twiml(app, client, session):
+    response = sms(client, app, "help")
+    assert response.mimetype == "application/xml"
+    assert b"<Message>" in response.data and b"STOP" in response.data
+
+
+def test_a_repeated_webhook_is_handled_once(app, client, session):
+    sms(client, app, "STOP")
+    sms(client, app, "STOP")
+    assert len(session.scalars(select(InboundMessage)).all()) == 1
+
+
+def test_reply_is_attached_to_the_last_alert_received(app, client, session):
+    alerts = []
+    for title in ("first", "second"):
+        alert = Alert(
+            category="water",
+            severity="minor",
+            title=title,
+            texts={"default": "x"},
+            area_geojson="{}",
+            status="sent",
+        )
+        session.add(alert)
+        session.flush()
+        session.add(
+            Message(
+                alert_id=alert.id,
+                phone=PHONE,
+                body="x",
+                status="delivered",
+                provider_sid=f"SM{title}",
+            )
+        )
+        alerts.append(alert)
+    session.commit()
+    sms(client, app, "Is the water safe now?")
+    row = session.scalars(select(InboundMessage)).one()
+    assert (row.kind, row.alert_id) == ("reply", alerts[1].id)
+
+
+def test_stop_then_a_new_alert_skips_the_number(app, client, session):
+    add_resident(session, PHONE, 5.32, 60.39)
+    add_resident(session, "+4790000002", 5.32, 60.39)
+    session.commit()
+    with app.test_request_context():
+        from alerting.alerts import create_alert
+        from alerting.auth import Principal
+
+        who = Principal("c@test", "coordinator")
+        first = create_alert(
+            session,
+            who,
+            area=AREA,
+            category="fire",
+            severity="extreme",
+            title="t",
+            texts={"default": "x"},
+        )
+        planning.plan(first.id)
+        sms(client, app, "STOP")  # before the first alert's messages went out
+        second = create_alert(
+            session,
+            who,
+            area=AREA,
+            category="fire",
+            severity="extreme",
+            title="t",
+            texts={"default": "x"},
+        )
+        assert second.recipients == 1  # the preview count already leaves it out
+        planning.plan(second.id)
+    session.expire_all()
+    status = {(m.alert_id, m.phone): m.status for m in session.scalars(select(Message))}
+    assert status[(first.id, PHONE)] == "skipped"  # pending when STOP came: not sent
+    assert status[(second.id, PHONE)] == "skipped"
+    assert status[(second.id, "+4790000002")] == "pending"

@@ -1,0 +1,152 @@
+"""Status callbacks: signed against PUBLIC_URL, forward only, every callback kept, found by our id
+even when the receipt beats the stored SID."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from alerting.models import Alert, DeliveryEvent, Message
+from alerting.sending.receipts import drain
+
+PUBLIC = "http://127.0.0.1:5000"
+
+
+def sign(app, path, params):
+    token = app.extensions["alerting.settings"].twilio_auth_token
+    return RequestValidator(token).compute_signature(PUBLIC + path, params)
+
+
+def post(client, app, path, params, signature=None):
+    """POST a (signed) webhook, then apply the buffered receipts as a worker would."""
+    headers = {"X-Twilio-Signature": sign(app, path, params) if signature is None else signature}
+    response = client.post(path, data=params, headers=headers)
+    drain(app)
+    return response
+
+
+@pytest.fixture
+def message(session):
+    alert = Alert(
+        category="water",
+        severity="minor",
+        title="t",
+        texts={"default": "x"},
+        area_geojson="{}",
+        status="sending",
+    )
+    session.add(alert)
+    session.flush()
+    msg = Message(alert_id=alert.id, phone="+4790000001", body="x", status="sending")
+    session.add(msg)
+    session.commit()
+    return msg
+
+
+def receipt(status, sid="SM" + "a" * 32, **extra):
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": "AC" + "0" * 32,
+        "To": "+4790000001",
+        "From": "Alerting",
+        **extra,
+    }
+
+
+def state(session, message):
+    session.expire_all()
+    return session.get(Message, message.id)
+
+
+def events(session):
+    return session.scalar(select(func.count()).select_from(DeliveryEvent))
+
+
+def test_unsigned_and_forged_callbacks_are_403_and_change_nothing(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    params = receipt("delivered")
+    assert client.post(path, data=params).status_code == 403
+    assert post(client, app, path, params, signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
+    # signed for other parameters (a forged status) or another URL
+    good = sign(app, path, receipt("sent"))
+    assert post(client, app, path, params, signature=good).status_code == 403
+    other = sign(app, f"/webhooks/twilio/status/{message.id + 1}", params)
+    assert post(client, app, path, params, signature=other).status_code == 403
+    assert state(session, message).status == "sending"
+    assert events(session) == 0
+
+
+def test_receipt_before_the_sid_is_stored_finds_its_row(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    assert post(client, app, path, receipt("sent")).status_code == 204
+    row = state(session, message)
+    assert row.status == "sent" and row.provider_sid == "SM" + "a" * 32
+
+
+def test_out_of_order_duplicated_and_replayed_receipts(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    delivered = receipt("delivered")
+    for params in (delivered, receipt("sent"), delivered, receipt("queued"), delivered):
+        assert post(client, app, path, params).status_code == 204
+        assert state(session, message).status == "delivered"
+    assert events(session) == 5  # every callback is kept
+    # a final status never changes, even to another final one
+    post(client, app, path, receipt("undelivered", ErrorCode="30005"))
+    row = state(session, message)
+    assert row.status == "delivered" and row.error_code is None
+
+
+def test_failed_receipt_keeps_the_error_code(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    post(client, app, path, receipt("undelivered", ErrorCode="30003"))
+    row = state(session, message)
+    assert (row.status, row.error_code) == ("undelivered", "30003")
+
+
+def test_receipt_by_sid_without_our_id(app, client, session, message):
+    message = state(session, message)
+    message.provider_sid, message.status = "SM" + "b" * 32, "queued"
+    session.commit()
+    params = receipt("delivered", sid="SM" + "b" * 32)
+    assert post(client, app, "/webhooks/twilio/status", params).status_code == 204
+    assert state(session, message).status == "delivered"
+
+
+def test_receipt_for_an_unknown_message_is_accepted_and_ignored(app, client, session):
+    assert post(client, app, "/webhooks/twilio/status/999999", receipt("sent")).status_code == 204
+    assert events(session) == 0
+
+
+def test_signature_uses_public_url_not_the_request_host(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    params = receipt("sent")
+    token = app.extensions["alerting.settings"].twilio_auth_token
+    as_seen = RequestValidator(token).compute_signature("http://localhost" + path, params)
+    assert post(client, app, path, params, signature=as_seen).status_code == 403
+
+
+def test_receipts_are_buffered_until_a_worker_applies_them(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    params = receipt("delivered")
+    response = client.post(
+        path, data=params, headers={"X-Twilio-Signature": sign(app, path, params)}
+    )
+    assert response.status_code == 204
+    assert state(session, message).status == "sending"  # not yet: buffered in Redis
+    assert drain(app) == 1
+    assert state(session, message).status == "delivered"
+
+
+def test_without_redis_the_webhook_applies_the_receipt_itself(app, client, session, message):
+    app.extensions["alerting.settings"].redis_url = "unix:///nonexistent/redis.sock"
+    path = f"/webhooks/twilio/status/{message.id}"
+    params = receipt("sent")
+    response = client.post(
+        path, data=params, headers={"X-Twilio-Signature": sign(app, path, params)}
+    )
+    assert response.status_code == 204
+    assert state(session, message).status == "sent"
