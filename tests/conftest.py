@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import browser  # noqa: F401  (one chromium for all browser tests)
 from flask import Flask
 from sqlalchemy import delete, text
+from sqlalchemy.orm import close_all_sessions
 
 from alerting import create_app
 from alerting.config import Settings
@@ -61,13 +63,16 @@ def app(settings: Settings) -> Iterator[Flask]:
     empty_database(app)
     connect(settings.redis_url).flushdb()
     yield app
+    close_all_sessions()  # sessions a test left open would otherwise leak their connections
     app.extensions["alerting.engine"].dispose()
 
 
 @pytest.fixture
 def session(app: Flask):
     with app.app_context():
-        yield app.extensions["alerting.sessionmaker"]()
+        s = app.extensions["alerting.sessionmaker"]()
+        yield s
+        s.close()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from urllib.parse import urlparse
@@ -85,6 +86,10 @@ def start_simulator(settings):
     return start_in_thread(config, host=url.hostname or "127.0.0.1", port=url.port or 8099)
 
 
+def _stop(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(port: int, residents: int) -> None:
     """Everything in one command: schema, register, login, simulator, worker, web app."""
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -97,6 +102,8 @@ def run(port: int, residents: int) -> None:
             simulator = start_simulator(settings)
         worker = start_worker(app)
     server = make_server("127.0.0.1", port, app, threaded=True)
+    # SIGTERM must unwind like Ctrl-C, or the worker and the embedded Redis outlive the demo
+    signal.signal(signal.SIGTERM, _stop)
     click.echo("")
     click.echo(f"  alerting      {settings.public_url}/")
     if simulator is not None:

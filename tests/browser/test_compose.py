@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import screenshot, sign_in
+from browsing import screenshot, sign_in
 from playwright.sync_api import Page, expect
 from stack import add_resident
 from staff_helpers import make_staff

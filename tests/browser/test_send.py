@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import screenshot, sign_in
+from browsing import screenshot, sign_in
 from playwright.sync_api import Page, expect
 from staff_helpers import make_staff
 from test_compose import draw_square, seed_register

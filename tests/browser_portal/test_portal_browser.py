@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import sign_in_by_sms
+from browsing import sign_in_by_sms
 from playwright.sync_api import Page, expect
 from portal_helpers import sms_to
 from sqlalchemy import func, or_, select
