@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerting import current
@@ -31,6 +31,7 @@ from alerting.models import (
     utcnow,
 )
 from alerting.sending.provider import sender_of
+from alerting.sending.status import message_counts
 
 log = logging.getLogger(__name__)
 
@@ -285,13 +286,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
     alert = session.get(Alert, alert_id, populate_existing=True)
     if alert is None:
         raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
-    counts = dict.fromkeys(MESSAGE_STATES, 0)
-    for status, n in session.execute(
-        select(Message.status, func.count())
-        .where(Message.alert_id == alert_id)
-        .group_by(Message.status)
-    ):
-        counts[status] = n
+    counts = dict.fromkeys(MESSAGE_STATES, 0) | message_counts(session, alert_id)
     return {
         "id": alert.id,
         "status": alert.status,

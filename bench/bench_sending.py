@@ -30,10 +30,11 @@ from twilio.request_validator import RequestValidator
 
 from alerting.auth import create_api_key
 from alerting.config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from alerting.models import Location, Message, Resident
+from alerting.models import Message
 from alerting.redis_conn import embedded_redis_url
+from alerting.sending.ratelimit import max_in_window
 from alerting.simulator import SimulatorConfig, start_in_thread
-from bench.common import fresh_database
+from bench.common import fresh_database, insert_residents
 
 ROOT = Path(__file__).resolve().parent.parent
 AREA = {
@@ -59,42 +60,8 @@ def fill(engine, n: int, start: int, lon: tuple[float, float], lat: tuple[float,
     import numpy as np
 
     rng = np.random.default_rng(start)
-    lons, lats = rng.uniform(*lon, n), rng.uniform(*lat, n)
-    with engine.begin() as conn:
-        first = (conn.scalar(text("SELECT max(id) FROM residents")) or 0) + 1
-        for off in range(0, n, 20_000):
-            ids = range(first + off, first + min(off + 20_000, n))
-            conn.execute(
-                insert(Resident),
-                [
-                    {
-                        "id": i,
-                        "external_id": f"b{i}",
-                        "name": "",
-                        "phone": f"+479{start + i:07d}",
-                        "reachable": True,
-                        "language": "nb",
-                        "source": "import",
-                        "declined_categories": [],
-                        "paused": False,
-                    }
-                    for i in ids
-                ],
-            )
-            conn.execute(
-                insert(Location),
-                [
-                    {
-                        "resident_id": i,
-                        "label": "home",
-                        "lon": float(lons[i - first]),
-                        "lat": float(lats[i - first]),
-                        "address": "",
-                    }
-                    for i in ids
-                ],
-            )
-        conn.execute(text("UPDATE register_version SET locations = locations + 1"))
+    phones = [f"+479{start + i:07d}" for i in range(1, n + 1)]
+    insert_residents(engine, rng.uniform(*lon, n), rng.uniform(*lat, n), phones)
 
 
 class Bench:
@@ -260,15 +227,6 @@ def throughput(args) -> dict:
     }
 
 
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
-
 def rate(args) -> dict:
     n = int(args.rate * args.seconds)
     b = Bench(rate=args.rate, recipients=n, drop_callbacks=False)
@@ -295,7 +253,7 @@ def urgent(args) -> dict:
     try:
         b.post_alert(AREA)
         b.wait_count(2000, timeout=120)
-        numbers = {f"+479{30_000_000 + args.recipients + i:07d}" for i in range(1, size + 1)}
+        numbers = {f"+479{30_000_000 + i:07d}" for i in range(1, size + 1)}
         for run in range(args.repeat):
             started, _ = b.post_alert(URGENT_AREA, "evacuation", "extreme")
             times = b.wait_count(size * run + 1, 30, numbers)

@@ -31,42 +31,53 @@ def fresh_database(url: str) -> Engine:
 
 
 def fill_register(engine: Engine, locations: int, seed: int = 1) -> None:
-    """One location per resident, uniformly spread; every 5th phone shared, 3% fixed lines."""
+    """One location per resident over 50 × 50 km; every 5th phone shared, 3% fixed lines."""
     rng = np.random.default_rng(seed)
-    lons = rng.uniform(WEST, EAST, locations)
-    lats = rng.uniform(SOUTH, NORTH, locations)
-    chunk = 50_000
+    ids = np.arange(1, locations + 1)
+    insert_residents(
+        engine,
+        lons=rng.uniform(WEST, EAST, locations),
+        lats=rng.uniform(SOUTH, NORTH, locations),
+        phones=[f"+479{(i - i % 5 if i % 5 == 1 else i):07d}" for i in ids],
+        reachable=ids % 33 != 0,
+    )
+
+
+def insert_residents(engine: Engine, lons, lats, phones: list[str], reachable=None) -> None:
+    """Residents with one home each, numbered after the highest id in the table; bulk inserts."""
+    chunk = 20_000
     with engine.begin() as conn:
-        for start in range(0, locations, chunk):
-            ids = range(start + 1, min(start + chunk, locations) + 1)
+        first = (conn.scalar(text("SELECT max(id) FROM residents")) or 0) + 1
+        for start in range(0, len(phones), chunk):
+            rows = range(start, min(start + chunk, len(phones)))
             conn.execute(
                 insert(Resident),
                 [
                     {
-                        "id": i,
-                        "external_id": f"b{i}",
+                        "id": first + k,
+                        "external_id": f"b{first + k}",
                         "name": "",
-                        "phone": f"+479{(i - i % 5 if i % 5 == 1 else i):07d}",
-                        "reachable": i % 33 != 0,
+                        "phone": phones[k],
+                        "reachable": True if reachable is None else bool(reachable[k]),
                         "language": "nb",
                         "source": "import",
                         "declined_categories": [],
                         "paused": False,
                     }
-                    for i in ids
+                    for k in rows
                 ],
             )
             conn.execute(
                 insert(Location),
                 [
                     {
-                        "resident_id": i,
+                        "resident_id": first + k,
                         "label": "home",
-                        "lat": float(lats[i - 1]),
-                        "lon": float(lons[i - 1]),
+                        "lat": float(lats[k]),
+                        "lon": float(lons[k]),
                         "address": "",
                     }
-                    for i in ids
+                    for k in rows
                 ],
             )
         conn.execute(text("UPDATE register_version SET locations = locations + 1"))

@@ -8,22 +8,12 @@ import time
 import pytest
 
 from alerting.sending.queues import redis_for
-from alerting.sending.ratelimit import RateLimiter
+from alerting.sending.ratelimit import RateLimiter, max_in_window
 
 
 @pytest.fixture
 def conn(app):
     return redis_for(app.extensions["alerting.settings"].redis_url)
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def take_slots(limiter: RateLimiter, until: float, out: list[float]) -> None:

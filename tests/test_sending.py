@@ -15,6 +15,7 @@ from stack import (
 )
 
 from alerting.models import Alert, DeliveryEvent, Message, OptOut
+from alerting.sending.ratelimit import max_in_window
 
 AREA = {
     "type": "Polygon",
@@ -103,15 +104,6 @@ def arrival_times(sim) -> list[float]:
         datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).timestamp()
         for m in sim.messages()
     )
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 def test_rate_limit_measured_at_the_simulator_with_two_workers(

@@ -35,6 +35,7 @@ from alerting.sending.queues import (
     queue_name,
     redis_for,
 )
+from alerting.sending.status import message_counts
 
 FIRST_CHUNK = 200  # small, so the first send job is queued within milliseconds
 LOAD_CHUNK = 5000  # resident ids per IN (...) query
@@ -263,13 +264,7 @@ class PlanWriter:
 
 def finish_plan(session, alert: Alert, declined: int, **detail) -> None:
     """Counts, status `sending` (or `completed` when nobody is left to send to), audit."""
-    counts = dict(
-        session.execute(
-            select(Message.status, func.count())
-            .where(Message.alert_id == alert.id)
-            .group_by(Message.status)
-        ).all()
-    )
+    counts = message_counts(session, alert.id)
     skipped = counts.get("skipped", 0)
     recipients = sum(counts.values()) - skipped
     now = utcnow()

@@ -85,3 +85,15 @@ class RateLimiter:
     def slow_down(self, seconds: float) -> None:
         """The provider said 429: no slot for anyone before `seconds` from now."""
         self._penalize(keys=[self.key], args=[int(seconds * 1_000_000)])
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    """The most events in any `window` seconds: what the limiter promises never exceeds the rate
+    (used by its tests and the rate benchmark on the provider's own arrival times)."""
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best

@@ -26,6 +26,17 @@ RANK = {
 }
 
 
+def message_counts(session: Session, alert_id: int) -> dict[str, int]:
+    """How many of an alert's messages are in each status (only statuses that occur)."""
+    return dict(
+        session.execute(
+            select(Message.status, func.count())
+            .where(Message.alert_id == alert_id)
+            .group_by(Message.status)
+        ).all()
+    )
+
+
 def below(status: str) -> list[str]:
     return [s for s, r in RANK.items() if r < RANK[status]]
 

@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from alerting.audit import record
 from alerting.models import FINAL_MESSAGE_STATES, Alert, Message, utcnow
@@ -34,7 +34,7 @@ from alerting.sending.planning import (
 from alerting.sending.provider import fetch_statuses
 from alerting.sending.queues import LEASES, QUEUES, URGENT, queue, queue_name, redis_for
 from alerting.sending.receipts import drain_if_stranded
-from alerting.sending.status import apply_receipt
+from alerting.sending.status import apply_receipt, message_counts
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +149,7 @@ def sweep(app: Flask) -> dict[str, int]:
             # 5. alerts that are done
             active = session.scalars(select(Alert).where(Alert.status.in_(("sending", "sent"))))
             for alert in active.all():
-                counts = dict(
-                    session.execute(
-                        select(Message.status, func.count())
-                        .where(Message.alert_id == alert.id)
-                        .group_by(Message.status)
-                    ).all()
-                )
+                counts = message_counts(session, alert.id)
                 waiting = counts.get("pending", 0) + counts.get("sending", 0)
                 open_ = sum(n for s, n in counts.items() if s not in FINAL_MESSAGE_STATES)
                 if open_ == 0:
