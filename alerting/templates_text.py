@@ -1,6 +1,8 @@
 """Message templates staff start from: water shutoff, boil-water notice, evacuation, all clear.
 
-Placeholders: {area}, {start}, {end}. A language without its own text uses the English one.
+Placeholders: {area}, {start}, {end}; a part in [brackets] is left out when a placeholder in it is
+empty ("[ to {end}]" without an end time). A language without its own text uses the
+English one. The compose page's script (static/compose.js) fills them in.
 """
 
 from __future__ import annotations
@@ -15,13 +17,6 @@ class MessageTemplate:
     severity: str
     titles: dict[str, str]
     texts: dict[str, str]
-
-    def render(self, language: str, area: str = "", start: str = "", end: str = "") -> str:
-        text = self.texts.get(language) or self.texts["en"]
-        return text.replace("{area}", area).replace("{start}", start).replace("{end}", end)
-
-    def title(self, language: str) -> str:
-        return self.titles.get(language) or self.titles["en"]
 
 
 TEMPLATES: dict[str, MessageTemplate] = {
@@ -38,13 +33,13 @@ TEMPLATES: dict[str, MessageTemplate] = {
                 "da": "Vandet lukkes",
             },
             {
-                "en": "The water will be shut off in {area} from {start} to {end}. "
+                "en": "The water will be shut off in {area}[ from {start}][ to {end}]. "
                 "Fill a few bottles before then.",
-                "nb": "Vannet blir stengt i {area} fra {start} til {end}. "
+                "nb": "Vannet blir stengt i {area}[ fra {start}][ til {end}]. "
                 "Fyll noen flasker før det.",
-                "sv": "Vattnet stängs av i {area} från {start} till {end}. "
+                "sv": "Vattnet stängs av i {area}[ från {start}][ till {end}]. "
                 "Fyll några flaskor innan dess.",
-                "da": "Vandet bliver lukket i {area} fra {start} til {end}. "
+                "da": "Vandet bliver lukket i {area}[ fra {start}][ til {end}]. "
                 "Fyld et par flasker inden da.",
             },
         ),
@@ -59,14 +54,14 @@ TEMPLATES: dict[str, MessageTemplate] = {
                 "da": "Kogeanbefaling",
             },
             {
-                "en": "Boil your tap water before drinking or cooking in {area} "
-                "from {start} until further notice.",
-                "nb": "Kok vannet fra springen før du drikker det eller lager mat i {area} "
-                "fra {start} og inntil videre.",
-                "sv": "Koka kranvattnet innan du dricker det eller lagar mat i {area} "
-                "från {start} tills vidare.",
-                "da": "Kog vandet fra hanen, før du drikker det eller laver mad i {area} "
-                "fra {start} og indtil videre.",
+                "en": "Boil your tap water before drinking or cooking in {area}"
+                "[ from {start}] until further notice.",
+                "nb": "Kok vannet fra springen før du drikker det eller lager mat i {area}"
+                "[ fra {start}] og inntil videre.",
+                "sv": "Koka kranvattnet innan du dricker det eller lagar mat i {area}"
+                "[ från {start}] tills vidare.",
+                "da": "Kog vandet fra hanen, før du drikker det eller laver mad i {area}"
+                "[ fra {start}] og indtil videre.",
             },
         ),
         MessageTemplate(
@@ -89,10 +84,10 @@ TEMPLATES: dict[str, MessageTemplate] = {
             "minor",
             {"en": "All clear", "nb": "Faren er over", "sv": "Faran över", "da": "Faren er ovre"},
             {
-                "en": "All clear in {area} from {end}. Thank you for your patience.",
-                "nb": "Faren er over i {area} fra {end}. Takk for tålmodigheten.",
-                "sv": "Faran är över i {area} från {end}. Tack för ert tålamod.",
-                "da": "Faren er ovre i {area} fra {end}. Tak for jeres tålmodighed.",
+                "en": "All clear in {area}[ from {end}]. Thank you for your patience.",
+                "nb": "Faren er over i {area}[ fra {end}]. Takk for tålmodigheten.",
+                "sv": "Faran är över i {area}[ från {end}]. Tack för ert tålamod.",
+                "da": "Faren er ovre i {area}[ fra {end}]. Tak for jeres tålmodighed.",
             },
         ),
     )

@@ -49,6 +49,8 @@
     badge.textContent = data.labels[summary.status] || summary.status;
     badge.dataset.status = summary.status;
     badge.className = "badge status-" + summary.status;
+    var cancel = $("cancel-form");
+    if (cancel && FINAL_ALERT.indexOf(summary.status) >= 0) cancel.hidden = true; // nothing left to stop
     var replies = $("replies");
     replies.replaceChildren();
     (summary.replies || []).forEach(function (r) {

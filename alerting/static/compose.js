@@ -291,7 +291,14 @@
     if (!t) return "";
     var source = lang === "default" ? (t.texts[data.defaultLanguage] || t.texts.en) : t.texts[lang] || t.texts.en;
     var p = placeholders(lang === "default" ? data.defaultLanguage : lang);
-    var text = source.replace(/\{area\}/g, p.area).replace(/\{start\}/g, p.start).replace(/\{end\}/g, p.end);
+    var fill = function (part) {
+      return part.replace(/\{(area|start|end)\}/g, function (_, name) { return p[name]; });
+    };
+    // "[ to {end}]" is left out while {end} is empty, so no text ends in "to ."
+    var text = fill(source.replace(/\[([^\]]*)\]/g, function (_, part) {
+      var names = part.match(/\{(area|start|end)\}/g) || [];
+      return names.every(function (n) { return p[n.slice(1, -1)]; }) ? part : "";
+    }));
     rendered[lang] = text;
     return text;
   }

@@ -31,6 +31,7 @@ def test_send_watch_delivered_then_follow_up_to_the_same_recipients(app, stack, 
     expect(page.locator("#alert-status")).to_have_attribute(
         "data-status", "completed", timeout=30_000
     )
+    expect(page.locator("#cancel-button")).to_be_hidden()  # nothing left to cancel
     screenshot(page, "alert-delivered")
     first = page.url
 
