@@ -18,6 +18,9 @@ AREA = {
 }
 
 
+FIRE = dict(area=AREA, category="fire", severity="extreme", title="t", texts={"default": "x"})
+
+
 def sms(client, app, body, phone=PHONE, sid="SM" + "c" * 32):
     params = {
         "MessageSid": sid,
@@ -127,26 +130,10 @@ def test_stop_then_a_new_alert_skips_the_number(app, client, session):
         from alerting.auth import Principal
 
         who = Principal("c@test", "coordinator")
-        first = create_alert(
-            session,
-            who,
-            area=AREA,
-            category="fire",
-            severity="extreme",
-            title="t",
-            texts={"default": "x"},
-        )
+        first = create_alert(session, who, **FIRE)
         planning.plan(first.id)
         sms(client, app, "STOP")  # before the first alert's messages went out
-        second = create_alert(
-            session,
-            who,
-            area=AREA,
-            category="fire",
-            severity="extreme",
-            title="t",
-            texts={"default": "x"},
-        )
+        second = create_alert(session, who, **FIRE)
         assert second.recipients == 1  # the preview count already leaves it out
         planning.plan(second.id)
     session.expire_all()

@@ -171,8 +171,8 @@ def test_address_search_returns_register_addresses_only(app, client, db):
     assert client.get("/me/addresses?q=100%25").get_json() == []
 
 
-def test_export_holds_phone_places_settings_consent_and_alerts(app, client, db):
-    me = add_resident(db, declined_categories=["info"])
+def completed_water_alert(db) -> Alert:
+    """An alert that has been sent, for rows that point at it."""
     alert = Alert(
         category="water",
         severity="minor",
@@ -183,6 +183,12 @@ def test_export_holds_phone_places_settings_consent_and_alerts(app, client, db):
     )
     db.add(alert)
     db.flush()
+    return alert
+
+
+def test_export_holds_phone_places_settings_consent_and_alerts(app, client, db):
+    me = add_resident(db, declined_categories=["info"])
+    alert = completed_water_alert(db)
     db.add(
         Message(
             alert_id=alert.id,
@@ -211,16 +217,7 @@ def test_export_holds_phone_places_settings_consent_and_alerts(app, client, db):
 def test_delete_removes_the_number_everywhere(app, client, db):
     csrf_off(app)
     me = add_resident(db)
-    alert = Alert(
-        category="water",
-        severity="minor",
-        title="Water off",
-        texts={"default": "Water off"},
-        area_geojson=json.dumps(SQUARE),
-        status="completed",
-    )
-    db.add(alert)
-    db.flush()
+    alert = completed_water_alert(db)
     message = Message(
         alert_id=alert.id, phone=PHONE, resident_id=me.id, body="x", status="delivered"
     )
