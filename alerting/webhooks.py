@@ -107,7 +107,9 @@ def inbound():
         )
         record(session, f"sms:{mask(phone)}", "alert.reply", f"alert:{alert_id}")
     session.add(
-        InboundMessage(provider_sid=sid, phone=phone, body=body, kind=kind, alert_id=alert_id)
+        InboundMessage(
+            provider_sid=sid or None, phone=phone, body=body, kind=kind, alert_id=alert_id
+        )
     )
     session.commit()
     return _twiml(reply)

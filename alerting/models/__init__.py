@@ -9,6 +9,7 @@ from alerting.models.alerts import (
     SEVERITIES,
     Alert,
     Area,
+    AreaVersion,
     DeliveryEvent,
     InboundMessage,
     Message,
@@ -21,6 +22,7 @@ from alerting.models.residents import (
     OptOut,
     RegisterVersion,
     Resident,
+    Suppression,
     VerificationCode,
 )
 from alerting.models.staff import ROLES, ApiKey, AuditEvent, StaffUser
@@ -37,6 +39,7 @@ __all__ = [
     "Alert",
     "ApiKey",
     "Area",
+    "AreaVersion",
     "AuditEvent",
     "Base",
     "ConsentEvent",
@@ -48,6 +51,7 @@ __all__ = [
     "RegisterVersion",
     "Resident",
     "StaffUser",
+    "Suppression",
     "VerificationCode",
     "utcnow",
 ]

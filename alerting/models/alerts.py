@@ -47,6 +47,25 @@ class Area(Base):
     geojson: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # bumped on every change of the geometry; each version is kept in area_versions
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AreaVersion(Base):
+    """A saved area's geometry as it was: kept so an alert's area can always be shown exactly."""
+
+    __tablename__ = "area_versions"
+    __table_args__ = (UniqueConstraint("area_id", "version", name="uq_area_versions_area_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    geojson: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(254), default="")
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Alert(Base):
@@ -63,6 +82,8 @@ class Alert(Base):
     area_geojson: Mapped[str] = mapped_column(Text)
     area_name: Mapped[str] = mapped_column(String(200), default="")
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    # the saved area's version the alert was sent to (its geometry is copied to area_geojson)
+    area_version: Mapped[int | None] = mapped_column(Integer)
     # a follow-up ("all clear") goes to exactly the recipients of its parent
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
@@ -75,6 +96,8 @@ class Alert(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # set when retention replaced the alert's phone numbers by their HMAC (RETENTION_DAYS)
+    redacted_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Message(Base):
@@ -88,7 +111,8 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    phone: Mapped[str] = mapped_column(String(20))
+    # E.164, or its HMAC (64 hex) once retention has redacted the alert
+    phone: Mapped[str] = mapped_column(String(64), index=True)
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL"), index=True
     )
@@ -101,6 +125,8 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # how often the provider was asked for a receipt that never came (bounded)
+    receipt_polls: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -126,8 +152,9 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    provider_sid: Mapped[str] = mapped_column(String(64), default="")
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    # unique: a webhook the provider retries is recognised and handled once
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(String(64), index=True)
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(10))  # stop | start | help | reply
     alert_id: Mapped[int | None] = mapped_column(

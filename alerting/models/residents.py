@@ -65,13 +65,26 @@ class OptOut(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Suppression(Base):
+    """A STOP that outlives the resident: the HMAC of the phone (never the number) of someone who
+    opted out and then deleted themselves. Planning, the preview and imports honour it until the
+    same phone opts in again (START or a new portal sign-up)."""
+
+    __tablename__ = "suppressions"
+
+    phone_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ConsentEvent(Base):
     """When and how a phone opted in or out; kept as the consent history."""
 
     __tablename__ = "consent_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    # E.164, or its HMAC (64 hex) once the resident is deleted
+    phone: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(10))  # opt_in | opt_out
     source: Mapped[str] = mapped_column(
         String(20)
@@ -111,5 +124,6 @@ __all__ = [
     "OptOut",
     "RegisterVersion",
     "Resident",
+    "Suppression",
     "VerificationCode",
 ]
