@@ -124,6 +124,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the send job that holds the claim: a dead job's claims are reconciled, not waited out
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     # how often the provider was asked for a receipt that never came (bounded)
     receipt_polls: Mapped[int] = mapped_column(Integer, default=0)

@@ -93,6 +93,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("receipt_polls", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
         batch_op.alter_column(
             "phone",
             existing_type=sa.VARCHAR(length=20),
@@ -119,6 +120,7 @@ def downgrade() -> None:
             type_=sa.VARCHAR(length=20),
             existing_nullable=False,
         )
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("receipt_polls")
 
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
