@@ -11,9 +11,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from flask import abort, g, jsonify, redirect, request, url_for
+from flask import abort, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerting.db import db
@@ -36,10 +36,35 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+SESSION_VERSION = "staff_session_version"
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> StaffUser | None:
+    """The signed-in user, unless the account's sessions were ended since this one began."""
     user = db().get(StaffUser, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    return user if session.get(SESSION_VERSION) == user.session_version else None
+
+
+def remember_session_version(user: StaffUser) -> None:
+    """Tie the new session to the account's current session version (see `end_sessions`)."""
+    session[SESSION_VERSION] = user.session_version
+
+
+def end_sessions(s: Session, user_id: int) -> None:
+    """End every session of the account, on every device: the cookie alone proves nothing now.
+
+    Flask's sessions live in a signed cookie, so forgetting one server-side is impossible; instead
+    the version each cookie carries stops matching the account's. The caller commits.
+    """
+    s.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(session_version=StaffUser.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alerting import audit, current
-from alerting.auth import create_staff_user, hash_password, principal, require_role
+from alerting.auth import (
+    create_staff_user,
+    end_sessions,
+    hash_password,
+    principal,
+    require_role,
+)
 from alerting.db import db
 from alerting.models import AuditEvent, StaffUser
 from alerting.staff import bp
@@ -103,6 +109,8 @@ def staff_user_update(user_id: int):
     if form.password.data:
         user.password_hash = hash_password(form.password.data)
         changes["password"] = "changed"
+    if "password" in changes or changes.get("active") is False:
+        end_sessions(s, user.id)  # whoever had the old password or the account is out at once
     if changes:
         audit.record(s, me, "staff.update", user.email, **changes)
         s.commit()

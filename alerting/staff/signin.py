@@ -1,21 +1,28 @@
-"""Sign-in with lock-out after repeated failures, sign-out, and the start page."""
+"""Sign-in with lock-out after repeated failures (alerting.staff.lockout), sign-out, start page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from alerting import audit, current
-from alerting.auth import hash_password, principal, require_role, verify_password
+from alerting.auth import (
+    end_sessions,
+    hash_password,
+    principal,
+    remember_session_version,
+    require_role,
+    verify_password,
+)
 from alerting.db import db
 from alerting.i18n import safe_next
 from alerting.models import StaffUser, utcnow
+from alerting.sending.queues import connection
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm, LoginForm
+from alerting.staff.lockout import clear_failures, take_attempt
 
 # verified against when the email is unknown, so a wrong email takes as long as a wrong password
 _DUMMY_HASH = hash_password("not-a-real-password-0")
@@ -40,6 +47,7 @@ def login():
             if lang:
                 session["lang"] = lang
             login_user(user)
+            remember_session_version(user)
             return redirect(safe_next(request.args.get("next"), url_for("staff.alert_list")))
         status = 401
     elif request.method == "POST":
@@ -52,11 +60,18 @@ def _authenticate(email: str, password: str) -> StaffUser | None:
     settings = current.settings()
     s = db()
     email = email.strip().lower()
-    user = s.scalar(select(StaffUser).where(StaffUser.email == email))
     now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        verify_password(_DUMMY_HASH, password)
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+    attempt = take_attempt(
+        s,
+        connection(),
+        settings.secret_key,
+        email,
+        settings.login_lockout_attempts,
+        settings.login_lockout_minutes,
+        now,
+    )
+    if not attempt.allowed:
+        minutes = max(1, round(((attempt.locked_until or now) - now).total_seconds() / 60))
         audit.record(s, email, "staff.login_refused_locked", email)
         s.commit()
         flash(
@@ -67,22 +82,16 @@ def _authenticate(email: str, password: str) -> StaffUser | None:
             "error",
         )
         return None
-    if user is not None and user.active and verify_password(user.password_hash, password):
-        user.failed_logins = 0
-        user.locked_until = None
+    user = s.get(StaffUser, attempt.user_id) if attempt.user_id is not None else None
+    if user is None:
+        verify_password(_DUMMY_HASH, password)  # a wrong email takes as long as a wrong password
+    elif user.active and verify_password(user.password_hash, password):
+        clear_failures(s, user.id)
         audit.record(s, email, "staff.login", email)
         s.commit()
         return user
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-    else:
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_lockout_attempts:
-            user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-            user.failed_logins = 0
-            audit.record(
-                s, email, "staff.locked_out", email, minutes=settings.login_lockout_minutes
-            )
+    if attempt.locks:
+        audit.record(s, email, "staff.locked_out", email, minutes=settings.login_lockout_minutes)
     audit.record(s, email, "staff.login_failed", email)
     s.commit()
     flash(_("Wrong email or password."), "error")
@@ -96,6 +105,7 @@ def logout():
     if form.validate_on_submit():
         s = db()
         audit.record(s, principal(), "staff.logout", principal().audit_name)
+        end_sessions(s, current_user.id)
         s.commit()
         logout_user()
         lang = session.get("lang")
