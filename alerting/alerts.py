@@ -143,11 +143,13 @@ def create_alert(
     settings = current.settings()
     if (area is None) == (area_id is None):
         raise AlertRefused(422, "missing area", 'give either "area" (GeoJSON) or "area_id"')
+    area_version = None
     if area_id is not None:
         saved = session.get(Area, area_id)
         if saved is None:
             raise AlertRefused(422, "unknown area", f"there is no saved area {area_id}")
         geojson, area_name = saved.geojson, area_name or saved.name
+        area_version = saved.version
     else:
         geojson = json.dumps(area)
     try:
@@ -165,6 +167,7 @@ def create_alert(
         area_geojson=geojson,
         area_name=area_name,
         area_id=area_id,
+        area_version=area_version,
         status="scheduled",
         sender=sender_of(settings),
         created_by=who.audit_name,

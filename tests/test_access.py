@@ -103,7 +103,8 @@ def test_thirty_parallel_wrong_passwords_check_at_most_the_lockout_attempts(
         user = _s(app).scalar(select(StaffUser))
     with capsys.disabled():
         print(
-            f"\n30 parallel wrong passwords: {len(checks)} argon2 checks, locked={user.locked_until}"
+            f"\n30 parallel wrong passwords: {len(checks)} argon2 checks, "
+            f"locked until {user.locked_until}"
         )
     assert sorted(answers) == [401] * 30
     assert len(checks) <= app.extensions["alerting.settings"].login_lockout_attempts

@@ -7,12 +7,13 @@ import json
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from alerting import audit, current
 from alerting.areas import AreaError, area_km2, parse_area, to_geojson
 from alerting.auth import principal, require_role
 from alerting.db import db
-from alerting.models import Area
+from alerting.models import LIFE_SAFETY, Alert, Area, AreaVersion, utcnow
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm
 
@@ -65,27 +66,83 @@ def area_geojson(area_id: int):
     return area.geojson, 200, {"Content-Type": "application/geo+json"}
 
 
+def _life_safety_refusal(area: Area) -> str | None:
+    """Why the caller may not change `area`, or None. A saved area a life-safety alert used is
+    where people were told to evacuate: only coordinators and admins may move or remove it."""
+    if principal().has_role("coordinator"):
+        return None
+    used = db().scalar(
+        select(Alert.id).where(Alert.area_id == area.id, Alert.category.in_(LIFE_SAFETY)).limit(1)
+    )
+    if used is None:
+        return None
+    return _("A life-safety alert used this area: only a coordinator may change or delete it.")
+
+
+def _keep_version(area: Area) -> None:
+    """Keep the area's current geometry as its version, so an alert's `area_version` always
+    names the exact geometry it was sent to, however often the area changes later."""
+    s = db()
+    kept = s.scalar(
+        select(AreaVersion.id).where(
+            AreaVersion.area_id == area.id, AreaVersion.version == area.version
+        )
+    )
+    if kept is None:
+        s.add(
+            AreaVersion(
+                area_id=area.id,
+                version=area.version,
+                name=area.name,
+                geojson=area.geojson,
+                changed_by=area.updated_by or area.created_by,
+                changed_at=area.updated_at or area.created_at,
+            )
+        )
+
+
 @bp.post("/areas")
 @require_role("operator")
 def area_save():
-    """Save the drawn area under a name (JSON from the map); an existing name is replaced."""
+    """Save the drawn area under a name (JSON from the map); an existing name gets a new version."""
     body, geometry = _area_from_json()
     name = str(body.get("name", "")).strip()[:200]
     if not name:
         raise AreaError("missing name", _("Give the area a name."))
     s = db()
+    who = principal().audit_name
     area = s.scalar(select(Area).where(Area.name == name))
     action = "area.update" if area else "area.create"
     if area is None:
-        area = Area(name=name, geojson="", created_by=principal().audit_name)
+        area = Area(name=name, geojson="", created_by=who, version=0)
         s.add(area)
+    elif refusal := _life_safety_refusal(area):
+        return jsonify(error="forbidden", detail=refusal), 403
+    else:
+        _keep_version(area)  # areas saved before versions were kept have no row for theirs
     area.geojson = json.dumps(to_geojson(geometry))
-    s.flush()
+    area.version = (area.version or 0) + 1
+    area.updated_by, area.updated_at = who, utcnow()
+    try:
+        s.flush()
+        _keep_version(area)
+        s.flush()
+    except IntegrityError:  # someone saved this name or version at the same moment
+        s.rollback()
+        return jsonify(error="conflict", detail=_("The area changed meanwhile; save again.")), 409
     audit.record(
-        s, principal(), action, f"area:{area.id}", name=name, km2=round(area_km2(geometry), 3)
+        s,
+        principal(),
+        action,
+        f"area:{area.id}",
+        name=name,
+        version=area.version,
+        km2=round(area_km2(geometry), 3),
     )
     s.commit()
-    return jsonify(id=area.id, name=area.name), 201 if action == "area.create" else 200
+    return jsonify(id=area.id, name=area.name, version=area.version), (
+        201 if action == "area.create" else 200
+    )
 
 
 @bp.post("/areas/<int:area_id>/delete")
@@ -94,6 +151,9 @@ def area_delete(area_id: int):
     ActionForm().validate_on_submit()
     s = db()
     area = s.get(Area, area_id) or abort(404)
+    if refusal := _life_safety_refusal(area):
+        flash(refusal, "error")
+        return redirect(url_for("staff.area_list")), 403
     audit.record(s, principal(), "area.delete", f"area:{area.id}", name=area.name)
     s.delete(area)
     s.commit()
