@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -94,29 +95,69 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, name: str, role: str = "coordinator") -> tuple[ApiKey, str]:
-    """Make a key; the clear key is returned once and never stored."""
+def create_api_key(
+    session: Session,
+    name: str,
+    role: str = "operator",
+    created_by: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Make a key; the clear key is returned once and never stored. The default role is the
+    least one that can send (water, info): a stolen key should not evacuate a town."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if not name.strip():
+        raise ValueError("give the key a name")
     key = "alk_" + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, prefix=key[:10], key_hash=_key_hash(key), role=role)
+    row = ApiKey(
+        name=name.strip(),
+        prefix=key[:10],
+        key_hash=_key_hash(key),
+        role=role,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
     session.add(row)
     return row, key
 
 
+def api_key_state(key: ApiKey) -> str:
+    """ "active", "revoked" or "expired", as the CLI and the admin page show it."""
+    if key.revoked:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        return "expired"
+    return "active"
+
+
+def end_of_day(day: date | None) -> datetime | None:
+    """A key that expires on a day works until that day ends (UTC)."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.max).replace(microsecond=0)
+
+
+def _api_key_principal(token: str) -> Principal | None:
+    """The key's principal when it is known, not revoked and not expired; its use is recorded."""
+    session = db()
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(token)))
+    now = utcnow()
+    if key is None or api_key_state(key) != "active":
+        return None
+    key.last_used_at = now
+    session.commit()
+    return Principal(audit_name=f"apikey:{key.name}", role=key.role)
+
+
 def principal() -> Principal | None:
-    """The caller of this request: a Bearer API key, else the signed-in staff user."""
+    """The caller of this request: a Bearer API key on /api/ routes, else the signed-in staff
+    user. Keys are for machines: a key never opens the staff pages."""
     if "principal" in g:
         return g.principal
     found: Principal | None = None
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        session = db()
-        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(header[7:].strip())))
-        if key is not None and not key.revoked:
-            key.last_used_at = utcnow()
-            session.commit()
-            found = Principal(audit_name=f"apikey:{key.name}", role=key.role)
+    if header.startswith("Bearer ") and request.blueprint == "api":
+        found = _api_key_principal(header[7:].strip())
         g.bearer = True
     elif current_user.is_authenticated:
         found = Principal(

@@ -155,25 +155,61 @@ def apikeys_group() -> None:
 @click.option("--name", required=True)
 @click.option(
     "--role",
-    default="coordinator",
+    default="operator",
     show_default=True,
     type=click.Choice(["viewer", "operator", "coordinator", "admin"]),
 )
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC) it works.")
 @with_appcontext
-def apikeys_create(name: str, role: str) -> None:
+def apikeys_create(name: str, role: str, expires) -> None:
     """Create an API key; it is printed once and stored only hashed."""
     from sqlalchemy.exc import IntegrityError
 
     from alerting.audit import record
-    from alerting.auth import create_api_key
+    from alerting.auth import create_api_key, end_of_day
 
     try:
-        _row, key = create_api_key(db(), name, role)
+        _row, key = create_api_key(db(), name, role, "cli", end_of_day(expires))
         record(db(), "cli", "apikeys.create", name, role=role)
         db().commit()
     except IntegrityError:
         raise click.ClickException(f"an API key named {name!r} exists already") from None
     click.echo(key)
+
+
+@apikeys_group.command("list")
+@with_appcontext
+def apikeys_list() -> None:
+    """Every key: id, name, role, prefix, state, expiry and last use (never the key itself)."""
+    from sqlalchemy import select
+
+    from alerting.auth import api_key_state
+    from alerting.models import ApiKey
+
+    for key in db().scalars(select(ApiKey).order_by(ApiKey.id)):
+        expires = key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never"
+        used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
+        click.echo(
+            f"{key.id}\t{key.name}\t{key.role}\t{key.prefix}…\t{api_key_state(key)}"
+            f"\texpires {expires}\tlast used {used}"
+        )
+
+
+@apikeys_group.command("revoke")
+@click.argument("key_id", type=int)
+@with_appcontext
+def apikeys_revoke(key_id: int) -> None:
+    """Revoke a key at once (see `apikeys list` for the id)."""
+    from alerting.audit import record
+    from alerting.models import ApiKey
+
+    key = db().get(ApiKey, key_id)
+    if key is None:
+        raise click.ClickException(f"there is no API key {key_id}; see `alerting apikeys list`")
+    key.revoked = True
+    record(db(), "cli", "apikeys.revoke", key.name)
+    db().commit()
+    click.echo(f"revoked {key.name}")
 
 
 # --- alerts, worker, simulator, demo -----------------------------------------------------------
@@ -206,8 +242,13 @@ def _language_texts(args: list[str]) -> dict[str, str]:
 @alerts_group.command(
     "send", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
-@click.option("--area", "area_file", required=True, type=click.File("rb"),
-              help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).")
+@click.option(
+    "--area",
+    "area_file",
+    required=True,
+    type=click.File("rb"),
+    help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).",
+)
 @click.option("--category", required=True)
 @click.option("--severity", required=True)
 @click.option("--message", required=True, help="Default text; add --message-xx TEXT per language.")
@@ -234,17 +275,26 @@ def alerts_send(ctx, area_file, category, severity, message, title, send_at, as_
         raise click.ClickException(f"{area_file.name}: invalid JSON ({exc})") from None
     try:
         alert = create_alert(
-            db(), Principal("cli", "admin"), area=area, category=category, severity=severity,
-            title=title or message[:60], texts=texts, send_at=when,
+            db(),
+            Principal("cli", "admin"),
+            area=area,
+            category=category,
+            severity=severity,
+            title=title or message[:60],
+            texts=texts,
+            send_at=when,
         )
     except AlertRefused as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({"id": alert.id, "status": alert.status,
-                               "recipients": alert.recipients}))
+        click.echo(
+            json.dumps({"id": alert.id, "status": alert.status, "recipients": alert.recipients})
+        )
         return
-    click.echo(f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
-               f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)")
+    click.echo(
+        f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
+        f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)"
+    )
 
 
 @alerts_group.command("show")
@@ -262,9 +312,11 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    click.echo(f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
-               f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
-               f"{summary['skipped']} skipped")
+    click.echo(
+        f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
+        f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
+        f"{summary['skipped']} skipped"
+    )
     counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
     click.echo(f"  messages: {counts or 'none yet'}")
 

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     PasswordField,
     SelectChoice,
@@ -44,6 +45,16 @@ class StaffUserEditForm(FlaskForm):
     active = BooleanField(_l("Active"))
     unlock = BooleanField(_l("Clear lock-out"))
     password = PasswordField(_l("New password (optional)"), validators=[Optional(), Length(min=10)])
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, r) for r in ROLES], default="operator")
+    expires = DateField(_l("Last day it works (optional)"), validators=[Optional()])
+
+
+class ApiKeyExpiryForm(FlaskForm):
+    expires = DateField(_l("Last day it works (empty: never expires)"), validators=[Optional()])
 
 
 class ActionForm(FlaskForm):
