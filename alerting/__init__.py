@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["alerting.register"] = targeting.Register(engine)
     app.teardown_appcontext(db.close_session)
 
+    from alerting.headers import security_headers
+
+    app.after_request(security_headers)  # staff pages, portal, public map, API: one policy
     csrf.init_app(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(api.bp)

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from alerting import audit, current
 from alerting.db import db
+from alerting.i18n import safe_next
 from alerting.models import ConsentEvent, Resident
 from alerting.phones import PhoneError, mask, parse_phone
 from alerting.portal import bp
@@ -167,7 +168,4 @@ def choose_ui_language(code: str) -> Response:
     """Switch the language of these pages (signed-in residents choose their SMS language too)."""
     if code in UI_LANGUAGES:
         session["lang"] = code
-    target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("portal.index")
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next"), url_for("portal.index")))

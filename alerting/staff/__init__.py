@@ -10,25 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_wtf.csrf import CSRFError
 
-from alerting import current
-
 bp = Blueprint("staff", __name__)
-
-
-@bp.after_request
-def _no_outside_loads(response):
-    """Nothing but the app itself and the configured tile server may be loaded by staff pages."""
-    tiles = current.settings().tile_url.split("/{")[0]
-    tile_origin = "/".join(tiles.split("/")[:3]) if "://" in tiles else ""
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data: {tile_origin}; connect-src 'self'; frame-ancestors 'none'; "
-        "form-action 'self'; base-uri 'self'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
 
 
 @bp.app_errorhandler(CSRFError)

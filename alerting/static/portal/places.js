@@ -20,7 +20,8 @@
   var bounds = [];
   saved.forEach(function (p) {
     L.circleMarker([p.lat, p.lon], { radius: 7, color: "#0b5394" })
-      .bindTooltip(p.label + (p.address ? ": " + p.address : ""))
+      // a text node, not a string: Leaflet puts strings in as HTML, and the address is typed text
+      .bindTooltip(document.createTextNode(p.label + (p.address ? ": " + p.address : "")))
       .addTo(map);
     bounds.push([p.lat, p.lon]);
   });
