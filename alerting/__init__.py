@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerting.config import Settings
 
@@ -42,6 +43,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
+    if settings.trusted_proxies:
+        # only as many X-Forwarded-* hops as there are proxies: a client cannot forge its address
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     engine = db.make_engine(settings.database_url)
     app.extensions["alerting.settings"] = settings
     app.extensions["alerting.engine"] = engine

@@ -19,6 +19,39 @@ def _env_float(name: str, default: float) -> float:
     return float(_env(name, str(default)))
 
 
+class ConfigError(RuntimeError):
+    """A configuration the service refuses to start with; the message says what to set."""
+
+
+def _production() -> bool:
+    return "production" in (_env("ALERTING_ENV", "").lower(), _env("FLASK_ENV", "").lower())
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    """Fail closed: a production process must not quietly fall back to the simulator or to a
+    secret key made up on one machine, and nobody may send for real with published test keys."""
+    if settings.sms_provider == "twilio" and (
+        settings.twilio_account_sid == DEFAULT_ACCOUNT_SID
+        or settings.twilio_auth_token == DEFAULT_AUTH_TOKEN
+    ):
+        raise ConfigError(
+            "SMS_PROVIDER=twilio with the simulator's published TWILIO_ACCOUNT_SID or "
+            "TWILIO_AUTH_TOKEN: set the account's own credentials"
+        )
+    if not _production():
+        return
+    if not os.environ.get("SMS_PROVIDER", "").strip():
+        raise ConfigError(
+            "SMS_PROVIDER is not set and this is production (ALERTING_ENV or FLASK_ENV): "
+            "set SMS_PROVIDER=twilio (or simulator, on purpose)"
+        )
+    if not os.environ.get("SECRET_KEY", "").strip():
+        raise ConfigError(
+            "SECRET_KEY is not set and this is production (ALERTING_ENV or FLASK_ENV): set the "
+            "same long random SECRET_KEY on every web and worker process"
+        )
+
+
 def _secret_key(instance_path: Path) -> str:
     """SECRET_KEY, else a random key kept in the instance folder so sessions survive restarts."""
     key = os.environ.get("SECRET_KEY", "").strip()
@@ -71,13 +104,15 @@ class Settings:
     signin_codes_per_hour: int = 200
     signin_code_minutes: int = 10
     signin_code_attempts: int = 5
+    # proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none)
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
         provider = _env("SMS_PROVIDER", "simulator")
         default_sid = DEFAULT_ACCOUNT_SID if provider == "simulator" else ""
         default_token = DEFAULT_AUTH_TOKEN if provider == "simulator" else ""
-        return cls(
+        settings = cls(
             instance_path=instance_path,
             database_url=_env("DATABASE_URL", f"sqlite:///{instance_path / 'alerting.db'}"),
             redis_url=_env("REDIS_URL", ""),
@@ -110,7 +145,10 @@ class Settings:
             signin_codes_per_hour=int(_env("SIGNIN_CODES_PER_HOUR", "200")),
             signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
+            trusted_proxies=int(_env("TRUSTED_PROXIES", "0")),
         )
+        _refuse_unsafe(settings)
+        return settings
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some settings changed (tests build apps this way)."""

@@ -62,7 +62,9 @@ def test_limits_per_number_per_ip_and_in_total(settings):
     conn.flushdb()
 
     def ask(phone: str, ip: str, now: float):
-        return record_code_request(conn, phone, ip, per_number=3, per_ip=5, total=8, now=now)
+        return record_code_request(
+            conn, phone, ip, per_number=3, per_ip=5, total=8, now=now, secret="k"
+        )
 
     assert [ask(PHONE, f"10.0.0.{i}", 1000.0) for i in range(3)] == [None] * 3
     assert ask(PHONE, "10.0.0.9", 1001.0).scope == "number"
@@ -77,7 +79,7 @@ def test_limits_per_number_per_ip_and_in_total(settings):
 def test_limit_keys_do_not_hold_phone_numbers(settings):
     conn = connect(settings.redis_url)
     conn.flushdb()
-    record_code_request(conn, PHONE, "10.0.0.1", 3, 10, 200)
+    record_code_request(conn, PHONE, "10.0.0.1", 3, 10, 200, secret="k")
     keys = [k.decode() for k in conn.keys("alerting:signin:*")]
     assert len(keys) == 3 and not any("4791234567" in k or "10.0.0.1" in k for k in keys)
     conn.flushdb()

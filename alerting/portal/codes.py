@@ -7,6 +7,8 @@ the table leaked, while argon2 makes that take hours, long after the code has ex
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -30,6 +32,34 @@ def new_code() -> str:
 
 def issue_code(session: Session, phone: str, ip: str, minutes: int) -> str:
     """Store a fresh code for `phone` (older ones stop working) and return it in clear, once."""
+    return _issue(session, phone, ip, minutes)[1]
+
+
+def issue_sealed_code(
+    session: Session, phone: str, ip: str, minutes: int, secret: str
+) -> tuple[int, str]:
+    """Like `issue_code`, but answer (row id, the code sealed for that row), for a send job:
+    what is queued in Redis must not be a live code in clear."""
+    row, code = _issue(session, phone, ip, minutes)
+    session.flush()
+    return row.id, seal_code(secret, row.id, code)
+
+
+def _pad(secret: str, code_id: int) -> int:
+    # a pseudo-random pad from the secret key, used for one row only: a one-time pad in effect
+    digest = hmac.new(secret.encode(), f"signin-code\x00{code_id}".encode(), hashlib.sha256)
+    return int(digest.hexdigest()[:16], 16) % 1_000_000
+
+
+def seal_code(secret: str, code_id: int, code: str) -> str:
+    return f"{(int(code) + _pad(secret, code_id)) % 1_000_000:06d}"
+
+
+def unseal_code(secret: str, code_id: int, sealed: str) -> str:
+    return f"{(int(sealed) - _pad(secret, code_id)) % 1_000_000:06d}"
+
+
+def _issue(session: Session, phone: str, ip: str, minutes: int) -> tuple[VerificationCode, str]:
     now = utcnow()
     session.execute(
         update(VerificationCode)
@@ -37,16 +67,15 @@ def issue_code(session: Session, phone: str, ip: str, minutes: int) -> str:
         .values(used_at=now)
     )
     code = new_code()
-    session.add(
-        VerificationCode(
-            phone=phone,
-            code_hash=hash_password(code),
-            ip=ip[:64],
-            created_at=now,
-            expires_at=now + timedelta(minutes=minutes),
-        )
+    row = VerificationCode(
+        phone=phone,
+        code_hash=hash_password(code),
+        ip=ip[:64],
+        created_at=now,
+        expires_at=now + timedelta(minutes=minutes),
     )
-    return code
+    session.add(row)
+    return row, code
 
 
 def check_code(session: Session, phone: str, code: str, max_attempts: int) -> Check:

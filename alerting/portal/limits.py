@@ -8,12 +8,13 @@ several app processes can never overshoot a limit.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from dataclasses import dataclass
 
 import redis
+
+from alerting.keyed import keyed_digest
 
 WINDOW_SECONDS = 3600
 PREFIX = "alerting:signin:"
@@ -45,11 +46,6 @@ class LimitHit:
     scope: str
 
 
-def _digest(value: str) -> str:
-    # phone numbers and addresses are personal data: Redis keys hold only a digest of them
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
 def record_code_request(
     conn: redis.Redis,
     phone: str,
@@ -58,12 +54,18 @@ def record_code_request(
     per_ip: int,
     total: int,
     now: float | None = None,
+    *,
+    secret: str,
 ) -> LimitHit | None:
-    """Count one code request; None when allowed, else the limit it hit (nothing is counted)."""
+    """Count one code request; None when allowed, else the limit it hit (nothing is counted).
+
+    Phone numbers and addresses are personal data: the keys hold only an HMAC of them under
+    `secret` (SECRET_KEY), which, unlike a bare hash, cannot be undone by hashing every number.
+    """
     scopes = ("number", "ip", "total")
     keys = [
-        f"{PREFIX}number:{_digest(phone)}",
-        f"{PREFIX}ip:{_digest(ip)}",
+        f"{PREFIX}number:{keyed_digest(secret, 'signin-number', phone)}",
+        f"{PREFIX}ip:{keyed_digest(secret, 'signin-ip', ip)}",
         f"{PREFIX}total",
     ]
     moment = time.time() if now is None else now

@@ -21,7 +21,7 @@ from alerting.i18n import safe_next
 from alerting.models import ConsentEvent, Resident
 from alerting.phones import PhoneError, mask, parse_phone
 from alerting.portal import bp
-from alerting.portal.codes import Check, check_code, issue_code
+from alerting.portal.codes import Check, check_code, issue_sealed_code
 from alerting.portal.limits import record_code_request
 from alerting.portal.residents import (
     SESSION_KEY,
@@ -31,6 +31,7 @@ from alerting.portal.residents import (
     household,
 )
 from alerting.redis_conn import connect
+from alerting.sending.transactional import CODE_SLOT, enqueue_code
 
 PENDING_PHONE = "portal_phone"
 
@@ -83,6 +84,7 @@ def sign_in() -> Response | tuple[str, int] | str:
         settings.signin_codes_per_number,
         settings.signin_codes_per_ip,
         settings.signin_codes_per_hour,
+        secret=settings.secret_key,
     )
     if hit is not None:
         current_app.logger.warning(
@@ -91,17 +93,19 @@ def sign_in() -> Response | tuple[str, int] | str:
         flash(_limit_message(hit.scope), "error")
         return render_template("portal/sign_in.html", phone=raw), 429
     s = db()
-    code = issue_code(s, phone.e164, request.remote_addr or "", settings.signin_code_minutes)
+    code_id, sealed = issue_sealed_code(
+        s, phone.e164, request.remote_addr or "", settings.signin_code_minutes, settings.secret_key
+    )
     s.commit()
-    from alerting.sending import send_transactional
-
-    send_transactional(
+    enqueue_code(
         phone.e164,
         _(
             "Your sign-in code is %(code)s. It expires in %(minutes)d minutes.",
-            code=code,
+            code=CODE_SLOT,
             minutes=settings.signin_code_minutes,
         ),
+        code_id,
+        sealed,
     )
     session[PENDING_PHONE] = phone.e164
     return redirect(url_for("portal.verify"))
