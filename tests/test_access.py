@@ -252,6 +252,7 @@ def test_an_operator_cannot_change_or_delete_an_area_a_fire_alert_used(app):
     assert "coordinator" in changed.get_json()["detail"]
     deleted = client.post(f"/areas/{area_id}/delete", data={"csrf_token": token})
     assert deleted.status_code == 403
+    assert "only a coordinator may change or delete it" in deleted.get_data(as_text=True)
     with app.app_context():
         assert json.loads(_s(app).get(Area, area_id).geojson) == SQUARE
 

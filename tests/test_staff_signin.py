@@ -60,6 +60,15 @@ def test_five_failures_lock_the_account_even_for_the_right_password(app, client)
     assert "staff.locked_out" in _actions(app)
 
 
+def test_the_right_password_on_the_last_allowed_attempt_still_signs_in(app, client):
+    make_staff(app, "op@example.org", "operator")
+    for _ in range(4):
+        sign_in(client, "op@example.org", "wrong password")
+    assert sign_in(client, "op@example.org").status_code == 302
+    user = _user(app, "op@example.org")
+    assert (user.failed_logins, user.locked_until) == (0, None)
+
+
 def test_lock_out_ends_after_its_time(app, client):
     make_staff(app, "op@example.org", "operator")
     with app.app_context():

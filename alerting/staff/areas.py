@@ -153,7 +153,7 @@ def area_delete(area_id: int):
     area = s.get(Area, area_id) or abort(404)
     if refusal := _life_safety_refusal(area):
         flash(refusal, "error")
-        return redirect(url_for("staff.area_list")), 403
+        return area_list(), 403
     audit.record(s, principal(), "area.delete", f"area:{area.id}", name=area.name)
     s.delete(area)
     s.commit()
