@@ -212,6 +212,41 @@ def test_admin_still_finds_numbers_by_a_part(app, client):
     assert "+4791234567" in client.get("/residents?q=4567").get_data(as_text=True)
 
 
+def test_alert_page_export_and_api_never_show_a_full_number_below_admin(app, api_key):
+    """A coordinator (and a coordinator's API key) sees replies and recipients masked only."""
+    from alerting.models import InboundMessage, Message
+
+    _resident(app)
+    with app.app_context():
+        s = _s(app)
+        alert = create_alert(
+            s,
+            COORDINATOR,
+            area=SQUARE,
+            category="fire",
+            severity="severe",
+            title="t",
+            texts={"default": "x"},
+            send_at=utcnow() + timedelta(days=1),
+        )
+        s.add(Message(alert_id=alert.id, phone="+4791234567", body="x", status="delivered"))
+        s.add(InboundMessage(phone="+4791234567", body="ok", kind="reply", alert_id=alert.id))
+        s.commit()
+        alert_id = alert.id
+    client, _token = _staff_client(app, "coordinator")
+    pages = [
+        client.get(f"/alerts/{alert_id}"),
+        client.get(f"/alerts/{alert_id}/progress.json"),
+        client.get(f"/alerts/{alert_id}/recipients.json"),
+        client.get(f"/alerts/{alert_id}/recipients.csv"),
+        client.get(f"/api/v1/alerts/{alert_id}", headers={"Authorization": f"Bearer {api_key}"}),
+    ]
+    for page in pages:
+        assert page.status_code == 200, page.request.path
+        assert "91234567" not in page.get_data(as_text=True), page.request.path
+    assert pages[1].get_json()["replies"][0]["phone"] == "+47•••••567"
+
+
 # --- 12: saved areas used by life-safety alerts ------------------------------------------------
 
 
