@@ -156,7 +156,7 @@ def principal() -> Principal | None:
         return g.principal
     found: Principal | None = None
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and request.blueprint == "api":
+    if header.startswith("Bearer ") and request.path.startswith("/api/"):
         found = _api_key_principal(header[7:].strip())
         g.bearer = True
     elif current_user.is_authenticated:

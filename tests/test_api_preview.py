@@ -76,13 +76,14 @@ def test_preview_counts_residents_phones_and_opt_outs(client, api_key, session):
 
 
 def test_cookie_session_without_csrf_token_is_refused(client, app, session):
-    from alerting.auth import create_staff_user
+    from alerting.auth import SESSION_VERSION, create_staff_user
 
     user = create_staff_user(session, "viewer@example.org", "viewer", "a-long-password")
     session.commit()
     with client.session_transaction() as browser:
         browser["_user_id"] = str(user.id)
         browser["_fresh"] = True
+        browser[SESSION_VERSION] = user.session_version
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/api/v1/areas/preview", json={"area": AREA})
     assert response.status_code == 400
