@@ -30,6 +30,7 @@ GET_ROUTES = {
     "/audit": "admin",
     "/staff-users": "admin",
     "/settings": "admin",
+    "/api-keys": "admin",
 }
 ROLES = ("viewer", "operator", "coordinator", "admin")
 
