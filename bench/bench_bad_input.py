@@ -69,7 +69,8 @@ def main() -> None:
 
         def call() -> str:
             response = client.post("/api/v1/areas/preview", data=body, headers=headers)
-            return f"{response.status_code} {response.json['error']}"
+            answer = response.json.get("error") or f"{response.json['residents']} residents"
+            return f"{response.status_code} {answer}"
 
         return call
 
