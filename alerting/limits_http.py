@@ -3,8 +3,8 @@
 Every body is limited to MAX_REQUEST_BYTES (the API, the webhooks, the forms); the register
 upload keeps its own larger limit, because a municipality's register is tens of megabytes.
 `<int:...>` in a route only matches ids the database can hold (alerting.ids), and request JSON
-goes through alerting.bounded_json. Registered first in the app factory, before any blueprint,
-so every route and every before_request hook (CSRF reads the form) sees the limits.
+goes through alerting.bounded_json. Registered in the app factory before any blueprint, because
+a route's converters are looked up when the route is added.
 """
 
 from __future__ import annotations

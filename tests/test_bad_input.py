@@ -14,7 +14,7 @@ from stack import add_resident
 from staff_helpers import csrf_token, make_staff, sign_in
 from twilio.request_validator import RequestValidator
 
-from alerting.models import Alert, DeliveryEvent, Message, Resident
+from alerting.models import Alert, DeliveryEvent, InboundMessage, Message, Resident
 from alerting.sending.receipts import drain
 
 SQUARE = [[5.30, 60.38], [5.34, 60.38], [5.34, 60.40], [5.30, 60.40], [5.30, 60.38]]
@@ -298,6 +298,16 @@ def test_a_signed_callback_that_cannot_fit_the_columns_is_400_and_the_applier_su
     session.expire_all()
     assert session.get(Message, message.id).status == "delivered"
     assert session.scalar(select(func.count()).select_from(DeliveryEvent)) == 1
+
+
+def test_a_signed_inbound_sms_from_a_number_too_long_to_store_is_400(app, client, session):
+    path = "/webhooks/twilio/inbound"
+    params = {"MessageSid": "SM" + "c" * 32, "From": "+47" + "9" * 100, "Body": "STOP"}
+    response = client.post(
+        path, data=params, headers={"X-Twilio-Signature": sign(app, path, params)}
+    )
+    assert response.status_code == 400
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
 
 
 def test_a_signed_callback_for_an_id_beyond_the_integer_is_404(app, client, message):
