@@ -74,7 +74,7 @@ def _send_at_from_form() -> datetime | None:
         raise ValueError(_("Write the time as YYYY-MM-DD HH:MM.")) from None
     offset = request.form.get("tz_offset", "").strip() or "0"
     if not re.fullmatch(r"-?\d{1,4}", offset) or abs(int(offset)) >= 24 * 60:
-        raise ValueError(_("The browser sent no usable time zone; reload the page.")) from None
+        raise ValueError(_("The browser sent no usable time zone; reload the page."))
     return send_at_utc(local.replace(tzinfo=timezone(timedelta(minutes=-int(offset)))))
 
 
