@@ -21,7 +21,7 @@ def default_instance_path() -> Path:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the environment)."""
-    from alerting import api, auth, db, i18n, staff, targeting
+    from alerting import api, auth, db, i18n, limits_http, staff, targeting
     from alerting.redis_conn import embedded_redis_url
 
     instance_path = settings.instance_path if settings else default_instance_path()
@@ -40,13 +40,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         REMEMBER_COOKIE_SECURE=settings.public_url.startswith("https://"),
-        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if settings.trusted_proxies:
         # only as many X-Forwarded-* hops as there are proxies: a client cannot forge its address
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    limits_http.init_app(app)  # before any blueprint or hook: body limits, id range, JSON
     engine = db.make_engine(settings.database_url)
     app.extensions["alerting.settings"] = settings
     app.extensions["alerting.engine"] = engine

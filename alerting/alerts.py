@@ -20,6 +20,7 @@ from alerting import current
 from alerting.areas import AreaError, parse_area
 from alerting.audit import record
 from alerting.auth import Principal
+from alerting.ids import is_id
 from alerting.languages import normalise_language
 from alerting.models import (
     CATEGORIES,
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 OPERATOR_CATEGORIES = ("water", "info", "test")
 MAX_TEXT = 1600  # Twilio's limit for one message body
+MAX_AREA_NAME = 200  # the width of alerts.area_name
+_SEND_AT_HINT = "use ISO 8601 in the years 1 to 9999 in UTC, e.g. 2026-12-01T10:00:00Z"
 
 
 class AlertRefused(Exception):
@@ -107,6 +110,58 @@ def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[
     return clean
 
 
+def check_area_id(value: Any) -> int | None:
+    """A saved area's id from a request: a number the database can hold, or refused."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AlertRefused(422, "invalid area_id", "area_id is the number of a saved area")
+    if not is_id(value):
+        raise AlertRefused(422, "unknown area", f"there is no saved area {value}")
+    return value
+
+
+def check_area_name(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_AREA_NAME:
+        raise AlertRefused(
+            422, "invalid area_name", f"area_name is a text of at most {MAX_AREA_NAME} characters"
+        )
+    return value.strip()
+
+
+def send_at_utc(value: datetime) -> datetime:
+    """A scheduled time as naive UTC (a time without offset is UTC already); refused, not a
+    500, when it cannot be written in UTC (0001-01-01T00:00+14:00 is in the year 0)."""
+    try:
+        return _naive_utc(value)
+    except OverflowError:
+        raise AlertRefused(422, "invalid send_at", _SEND_AT_HINT) from None
+
+
+def parse_send_at(value: Any) -> datetime | None:
+    """ISO 8601 from a request, as naive UTC; None (or nothing) is "now"."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):  # not a string, or not ISO 8601
+        raise AlertRefused(422, "invalid send_at", _SEND_AT_HINT) from None
+    return send_at_utc(parsed)
+
+
+def parse_only_statuses(value: Any) -> tuple[str, ...] | None:
+    """Which of the parent's messages a follow-up goes to; None is all of them."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise AlertRefused(
+            422,
+            "invalid only_statuses",
+            f"only_statuses is a list of message statuses: {', '.join(MESSAGE_STATES)}",
+        )
+    return tuple(value)
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -153,7 +208,7 @@ def create_alert(
     else:
         geojson = json.dumps(area)
     try:
-        geometry = parse_area(geojson, settings.max_area_km2)
+        geometry = parse_area(geojson, settings.max_area_km2, settings.max_area_vertices)
     except AreaError as exc:
         raise AlertRefused(422, exc.error, exc.detail) from None
     target = current.register().target(geometry)

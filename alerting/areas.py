@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
+from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.affinity import translate
+from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.validation import explain_validity
+
+from alerting.bounded_json import JSONInputError, loads
 
 _GEOD = Geod(ellps="WGS84")
 CIRCLE_VERTICES = 72
 MAX_RADIUS_M = 200_000
+MAX_NESTING = 8  # collections inside collections; GeoJSON itself needs at most 3 levels
+_WORLD = box(-180, -90, 180, 90)
 
 
 class AreaError(ValueError):
@@ -29,16 +34,41 @@ class AreaError(ValueError):
         return {"error": self.error, "detail": self.detail}
 
 
-def parse_area(data: str | bytes | dict[str, Any], max_area_km2: float | None = None):
-    """Validate GeoJSON text or an already-decoded object; return a Polygon or MultiPolygon."""
+class _VertexBudget:
+    """The vertices an area may still have. Rings are counted by their length before a position
+    is read or a shape is built, so a million-vertex area costs no more than one at the limit."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, count: int) -> None:
+        self.used += count
+        if self.limit is not None and self.used > self.limit:
+            raise AreaError(
+                "too many vertices",
+                f"the area has more than {self.limit:,} vertices (MAX_AREA_VERTICES); "
+                "simplify its outline or split the alert",
+            )
+
+
+def parse_area(
+    data: str | bytes | dict[str, Any],
+    max_area_km2: float | None = None,
+    max_vertices: int | None = None,
+):
+    """Validate GeoJSON text or an already-decoded object; return a Polygon or MultiPolygon.
+
+    The limits are for areas coming in (MAX_AREA_KM2, MAX_AREA_VERTICES); an area stored with an
+    alert passed them when it came in and is re-read without them."""
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AreaError("invalid JSON", str(exc)) from None
+            data = loads(data)
+        except JSONInputError as exc:
+            raise AreaError(exc.error, exc.detail) from None
     if not isinstance(data, dict):
         raise AreaError("not a GeoJSON object", 'expected an object with a "type" member')
-    geometry = _area_of(data, "the area")
+    geometry = _area_of(data, "the area", _VertexBudget(max_vertices), 0)
     if max_area_km2 is not None:
         km2 = area_km2(geometry)
         if km2 > max_area_km2:
@@ -56,7 +86,12 @@ def area_km2(geometry: Polygon | MultiPolygon) -> float:
     return abs(area) / 1e6
 
 
-def _area_of(obj: Any, where: str):
+def _area_of(obj: Any, where: str, budget: _VertexBudget, depth: int):
+    if depth > MAX_NESTING:
+        raise AreaError(
+            "nested too deep",
+            f"{where} is inside more than {MAX_NESTING} collections; flatten the area",
+        )
     if not isinstance(obj, dict) or "type" not in obj:
         raise AreaError("not a GeoJSON object", f'{where} has no "type" member')
     kind = obj["type"]
@@ -64,33 +99,45 @@ def _area_of(obj: Any, where: str):
         features = obj.get("features")
         if not isinstance(features, list) or not features:
             raise AreaError("empty area", "the FeatureCollection has no features")
-        parts = [_area_of(f, f"feature {i + 1}") for i, f in enumerate(features)]
-        return _union(parts)
+        return _union(
+            [_area_of(f, f"feature {i + 1}", budget, depth + 1) for i, f in enumerate(features)]
+        )
     if kind == "Feature":
         geometry = obj.get("geometry")
-        properties = obj.get("properties") or {}
+        properties = obj.get("properties")
+        if properties is None:
+            properties = {}
+        if not isinstance(properties, dict):
+            raise AreaError(
+                "invalid properties",
+                f'{where}: properties must be an object (like {{"radius_m": 500}}) or null',
+            )
         if isinstance(geometry, dict) and geometry.get("type") == "Point":
             if "radius_m" not in properties:
                 raise AreaError(
                     "not an area", f"{where} is a Point; give properties.radius_m to make a circle"
                 )
+            budget.take(CIRCLE_VERTICES)
             return circle(geometry.get("coordinates"), properties["radius_m"], where)
         if geometry is None:
             raise AreaError("empty area", f"{where} has no geometry")
-        return _area_of(geometry, where)
+        return _area_of(geometry, where, budget, depth + 1)
     if kind == "GeometryCollection":
         geometries = obj.get("geometries")
         if not isinstance(geometries, list) or not geometries:
             raise AreaError("empty area", "the GeometryCollection has no geometries")
-        return _union([_area_of(g, f"geometry {i + 1}") for i, g in enumerate(geometries)])
+        return _union(
+            [_area_of(g, f"geometry {i + 1}", budget, depth + 1) for i, g in enumerate(geometries)]
+        )
     if kind == "Polygon":
-        return _polygon(obj.get("coordinates"), where)
+        return _polygon(obj.get("coordinates"), where, budget)
     if kind == "MultiPolygon":
         coords = obj.get("coordinates")
         if not isinstance(coords, list) or not coords:
             raise AreaError("empty area", f"{where} is a MultiPolygon without polygons")
         polygons = [
-            _polygon(c, f"{where}, polygon {i + 1}", check=False) for i, c in enumerate(coords)
+            _polygon(c, f"{where}, polygon {i + 1}", budget, check=False)
+            for i, c in enumerate(coords)
         ]
         return _checked(MultiPolygon(polygons), where)
     if kind == "Point":
@@ -98,18 +145,19 @@ def _area_of(obj: Any, where: str):
     raise AreaError("not an area", f"{where} is a {kind}; draw a Polygon, MultiPolygon or circle")
 
 
-def _polygon(coords: Any, where: str, check: bool = True) -> Polygon:
+def _polygon(coords: Any, where: str, budget: _VertexBudget, check: bool = True) -> Polygon:
     if not isinstance(coords, list) or not coords:
         raise AreaError("empty area", f"{where} has no rings")
-    rings = [_ring(ring, where, i) for i, ring in enumerate(coords)]
+    rings = [_ring(ring, where, i, budget) for i, ring in enumerate(coords)]
     polygon = Polygon(rings[0], rings[1:])
     return _checked(polygon, where) if check else polygon
 
 
-def _ring(ring: Any, where: str, index: int) -> list[tuple[float, float]]:
+def _ring(ring: Any, where: str, index: int, budget: _VertexBudget) -> list[tuple[float, float]]:
     name = "outer ring" if index == 0 else f"hole {index}"
     if not isinstance(ring, list):
         raise AreaError("invalid coordinates", f"{where}, {name} is not a list of positions")
+    budget.take(len(ring))
     points = [_position(p, f"{where}, {name}, position {i + 1}") for i, p in enumerate(ring)]
     if len(points) < 4:
         raise AreaError(
@@ -121,6 +169,13 @@ def _ring(ring: Any, where: str, index: int) -> list[tuple[float, float]]:
         raise AreaError(
             "ring not closed", f"{where}, {name} must end with its first position {points[0]}"
         )
+    for (lon_a, _), (lon_b, _) in pairwise(points):
+        if abs(lon_b - lon_a) > 180:
+            raise AreaError(
+                "crosses the antimeridian",
+                f"{where}, {name} jumps from longitude {lon_a} to {lon_b}; split it into one "
+                "polygon on each side of 180° (RFC 7946, 3.1.9)",
+            )
     return points
 
 
@@ -130,7 +185,8 @@ def _position(p: Any, where: str) -> tuple[float, float]:
     lon, lat = p[0], p[1]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat)):
         raise AreaError("invalid coordinates", f"{where} has non-numeric coordinates {p!r}")
-    if not (math.isfinite(lon) and math.isfinite(lat)) or not -180 <= lon <= 180:
+    # comparisons, not float(): NaN fails them, and a 400-digit integer has no float
+    if not -180 <= lon <= 180:
         raise AreaError("coordinates out of range", f"{where}: longitude {lon} is not in -180..180")
     if not -90 <= lat <= 90:
         raise AreaError("coordinates out of range", f"{where}: latitude {lat} is not in -90..90")
@@ -160,13 +216,28 @@ def _union(parts: list) -> Polygon | MultiPolygon:
     return shapely.union_all(parts)
 
 
-def circle(center: Any, radius_m: Any, where: str = "the circle") -> Polygon:
-    """A geodesic circle: vertices at radius_m metres on the ellipsoid, not a buffer in degrees."""
+def circle(center: Any, radius_m: Any, where: str = "the circle") -> Polygon | MultiPolygon:
+    """A geodesic circle: vertices at radius_m metres on the ellipsoid, not a buffer in degrees.
+    One that crosses the antimeridian is split there into two polygons, so it reaches what is
+    inside on both sides and nothing on the far side of the world; one around a pole has no
+    such outline and is refused."""
     lon, lat = _position(center, f"{where}, centre")
-    if not isinstance(radius_m, int | float) or isinstance(radius_m, bool) or radius_m <= 0:
-        raise AreaError("invalid radius", f"{where}: radius_m must be a positive number of metres")
-    if radius_m > MAX_RADIUS_M:
-        raise AreaError("invalid radius", f"{where}: radius_m may be at most {MAX_RADIUS_M} m")
+    if (
+        not isinstance(radius_m, int | float)
+        or isinstance(radius_m, bool)
+        or not 0 < radius_m <= MAX_RADIUS_M  # NaN fails both comparisons
+    ):
+        raise AreaError(
+            "invalid radius",
+            f"{where}: radius_m must be a positive number of metres, at most {MAX_RADIUS_M}",
+        )
+    for pole in (90, -90):
+        if _GEOD.inv(lon, lat, 0, pole)[2] <= radius_m:
+            raise AreaError(
+                "circle around a pole",
+                f"{where} contains the {'North' if pole > 0 else 'South'} Pole; "
+                "draw a polygon instead",
+            )
     azimuths = [360.0 * i / CIRCLE_VERTICES for i in range(CIRCLE_VERTICES)]
     lons, lats, _ = _GEOD.fwd(
         [lon] * CIRCLE_VERTICES,
@@ -174,8 +245,13 @@ def circle(center: Any, radius_m: Any, where: str = "the circle") -> Polygon:
         azimuths,
         [float(radius_m)] * CIRCLE_VERTICES,
     )
-    ring = list(zip(lons, lats, strict=True))
-    return Polygon(ring + ring[:1])
+    lons = np.unwrap(lons, period=360)  # continuous across ±180 (may leave -180..180)
+    ring = list(zip(lons.tolist(), lats, strict=True))
+    outline = Polygon(ring + ring[:1])
+    if _WORLD.contains(outline):
+        return _checked(outline, where)
+    pieces = [translate(outline, xoff=shift).intersection(_WORLD) for shift in (-360, 0, 360)]
+    return _checked(shapely.union_all([p for p in pieces if not p.is_empty]), where)
 
 
 def to_geojson(geometry) -> dict[str, Any]:

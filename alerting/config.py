@@ -77,6 +77,7 @@ class Settings:
     default_region: str = "NO"
     default_language: str = "nb"
     max_area_km2: float = 5000.0
+    max_area_vertices: int = 20_000  # more is refused before any shape is built (alerting.areas)
     sms_provider: str = "simulator"
     sms_rate_per_second: float = 30.0
     # sending (alerting.sending): local time zone for quiet hours, provider timeout and
@@ -121,6 +122,7 @@ class Settings:
             default_region=_env("DEFAULT_REGION", "NO").upper(),
             default_language=_env("DEFAULT_LANGUAGE", "nb"),
             max_area_km2=_env_float("MAX_AREA_KM2", 5000.0),
+            max_area_vertices=int(_env("MAX_AREA_VERTICES", "20000")),
             sms_provider=provider,
             sms_rate_per_second=_env_float("SMS_RATE_PER_SECOND", 30.0),
             timezone=_env("TIMEZONE", "Europe/Oslo"),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from alerting import current
 from alerting.audit import record
 from alerting.db import db
+from alerting.limits_http import check_webhook_fields
 from alerting.models import InboundMessage, Message
 from alerting.phones import mask
 from alerting.sending import receipts
@@ -40,6 +41,7 @@ def _signed_params() -> dict[str, str]:
     params = request.form.to_dict()
     if not signature_valid(settings, url, params, request.headers.get("X-Twilio-Signature", "")):
         abort(403)
+    check_webhook_fields(params)
     return params
 
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import select
 
 from alerting.alerts import (
     AlertRefused,
     alert_summary,
     cancel_alert,
+    check_area_id,
+    check_area_name,
     create_alert,
     follow_up,
+    parse_only_statuses,
+    parse_send_at,
 )
 from alerting.api import bp
 from alerting.auth import principal, require_role
+from alerting.bounded_json import request_object
 from alerting.db import db
 from alerting.models import Alert
 
@@ -25,42 +28,21 @@ def _refused(exc: AlertRefused):
     return jsonify(exc.as_dict()), exc.status
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise AlertRefused(422, "invalid JSON", "send a JSON object")
-    return body
-
-
-def _send_at(value) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise AlertRefused(
-            422, "invalid send_at", "use ISO 8601, e.g. 2026-12-01T10:00:00Z"
-        ) from None
-
-
 @bp.post("/alerts")
 @require_role("operator", api=True)
 def create():
-    body = _body()
-    area_id = body.get("area_id")
-    if area_id is not None and not isinstance(area_id, int):
-        raise AlertRefused(422, "invalid area_id", "area_id is the number of a saved area")
+    body = request_object()
     alert = create_alert(
         db(),
         principal(),
         area=body.get("area"),
-        area_id=area_id,
+        area_id=check_area_id(body.get("area_id")),
         category=str(body.get("category", "")),
         severity=str(body.get("severity", "")),
         title=body.get("title", ""),
         texts=body.get("message", body.get("texts")),
-        send_at=_send_at(body.get("send_at")),
-        area_name=str(body.get("area_name", "")),
+        send_at=parse_send_at(body.get("send_at")),
+        area_name=check_area_name(body.get("area_name", "")),
     )
     return jsonify(id=alert.id, status=alert.status, recipients=alert.recipients), 201
 
@@ -88,8 +70,7 @@ def cancel(alert_id: int):
 @bp.post("/alerts/<int:alert_id>/follow-up")
 @require_role("operator", api=True)
 def follow(alert_id: int):
-    body = _body()
-    only = body.get("only_statuses")
+    body = request_object()
     alert = follow_up(
         db(),
         principal(),
@@ -98,6 +79,6 @@ def follow(alert_id: int):
         texts=body.get("message", body.get("texts")),
         category=body.get("category"),
         severity=body.get("severity"),
-        only_statuses=tuple(only) if isinstance(only, list) else None,
+        only_statuses=parse_only_statuses(body.get("only_statuses")),
     )
     return jsonify(id=alert.id, status=alert.status, recipients=alert.recipients), 201

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from alerting import current
 from alerting.api import bp
 from alerting.areas import AreaError, parse_area
 from alerting.auth import require_role
+from alerting.bounded_json import request_object
 
 
 def area_from_request():
     """The `area` member of the JSON body, validated; AreaError (422) otherwise."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise AreaError("invalid JSON", 'send a JSON object like {"area": <GeoJSON>}')
+    body = request_object('send a JSON object like {"area": <GeoJSON>}')
     if "area" not in body:
         raise AreaError("missing area", 'send {"area": <GeoJSON Polygon, Feature, ...>}')
-    return parse_area(body["area"], current.settings().max_area_km2)
+    settings = current.settings()
+    return parse_area(body["area"], settings.max_area_km2, settings.max_area_vertices)
 
 
 @bp.post("/areas/preview")

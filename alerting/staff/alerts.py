@@ -9,16 +9,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from alerting import audit, current
+from alerting.alerts import check_area_id, check_area_name, send_at_utc
 from alerting.areas import AreaError
 from alerting.auth import principal, require_role
+from alerting.bounded_json import loads
 from alerting.db import db
+from alerting.ids import MAX_ID
 from alerting.models import (
     ALERT_STATES,
     CATEGORIES,
@@ -57,15 +61,32 @@ def _texts_from_form() -> dict[str, str]:
 
 
 def _send_at_from_form() -> datetime | None:
-    """The scheduled time as naive UTC; the browser says its offset from UTC in minutes."""
+    """The scheduled time as naive UTC; the browser says its offset from UTC in minutes
+    (JavaScript's getTimezoneOffset: UTC minus local time)."""
     if request.form.get("send_mode") != "later":
         return None
     raw = request.form.get("send_at", "").strip()
     if not raw:
         raise ValueError(_("Choose when to send, or send now."))
-    local = datetime.fromisoformat(raw)
-    offset = int(request.form.get("tz_offset", "0") or 0)
-    return local + timedelta(minutes=offset)
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(_("Write the time as YYYY-MM-DD HH:MM.")) from None
+    offset = request.form.get("tz_offset", "").strip() or "0"
+    if not re.fullmatch(r"-?\d{1,4}", offset) or abs(int(offset)) >= 24 * 60:
+        raise ValueError(_("The browser sent no usable time zone; reload the page."))
+    return send_at_utc(local.replace(tzinfo=timezone(timedelta(minutes=-int(offset)))))
+
+
+def _area_from_form() -> tuple[dict | None, int | None]:
+    """The drawn area (GeoJSON, parsed at a bounded cost) or the chosen saved area's id."""
+    area_id = request.form.get("area_id", "").strip()
+    if area_id:
+        if not (area_id.isdigit() and len(area_id) <= len(str(MAX_ID))):
+            raise ValueError(_("There is no saved area %(id)s.", id=area_id[:20]))
+        return None, check_area_id(int(area_id))
+    raw_area = request.form.get("area_geojson", "").strip()
+    return (loads(raw_area) if raw_area else None), None
 
 
 def _compose_context(parent: Alert | None = None) -> dict:
@@ -104,19 +125,18 @@ def compose_send():
     try:
         if request.form.get("confirmed") != "1":
             raise ValueError(_("Confirm the number of phones before sending."))
-        area_id = request.form.get("area_id", type=int)
-        raw_area = request.form.get("area_geojson", "").strip()
+        area, area_id = _area_from_form()
         alert = create_alert(
             s,
             principal(),
-            area=None if area_id else (json.loads(raw_area) if raw_area else None),
+            area=area,
             area_id=area_id,
             category=request.form.get("category", ""),
             severity=request.form.get("severity", ""),
             title=request.form.get("title", "").strip(),
             texts=_texts_from_form(),
             send_at=_send_at_from_form(),
-            area_name=request.form.get("area_name", "").strip(),
+            area_name=check_area_name(request.form.get("area_name", "")),
         )
     except AlertRefused as exc:
         s.rollback()
@@ -124,7 +144,7 @@ def compose_send():
     except AreaError as exc:
         s.rollback()
         error, status = str(exc), 422
-    except ValueError as exc:  # bad JSON or date in the form
+    except ValueError as exc:  # our own messages: bad JSON, time or area id in the form
         s.rollback()
         error, status = str(exc), 422
     if error:

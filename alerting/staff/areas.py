@@ -24,7 +24,8 @@ def _area_from_json():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "area" not in body:
         raise AreaError("missing area", 'send {"area": <GeoJSON>}')
-    return body, parse_area(body["area"], current.settings().max_area_km2)
+    settings = current.settings()
+    return body, parse_area(body["area"], settings.max_area_km2, settings.max_area_vertices)
 
 
 @bp.errorhandler(AreaError)

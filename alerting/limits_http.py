@@ -1,0 +1,54 @@
+"""What a request may cost before a view reads it: body size, form size, ids and JSON.
+
+Every body is limited to MAX_REQUEST_BYTES (the API, the webhooks, the forms); the register
+upload keeps its own larger limit, because a municipality's register is tens of megabytes.
+`<int:...>` in a route only matches ids the database can hold (alerting.ids), and request JSON
+goes through alerting.bounded_json. Registered in the app factory before any blueprint, because
+a route's converters are looked up when the route is added.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request, abort
+
+from alerting.bounded_json import BoundedJSONProvider
+from alerting.ids import IdConverter
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+REGISTER_UPLOAD_BYTES = 64 * 1024 * 1024
+LARGE_UPLOADS = frozenset({"staff.resident_import"})  # endpoints that take REGISTER_UPLOAD_BYTES
+
+# webhook fields that land in fixed-width columns (a signed value that cannot fit would fail the
+# receipt batch it is applied in, again on every retry)
+WEBHOOK_FIELD_LENGTHS = {
+    "MessageSid": 64,
+    "SmsSid": 64,
+    "MessageStatus": 20,
+    "SmsStatus": 20,
+    "ErrorCode": 20,
+    "From": 64,
+}
+
+
+class BoundedRequest(Request):
+    """A request whose body limit depends on the route it matched."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self.endpoint in LARGE_UPLOADS:
+            return REGISTER_UPLOAD_BYTES
+        return super().max_content_length
+
+
+def check_webhook_fields(params: dict[str, str]) -> None:
+    """400 for a webhook whose fields cannot be stored, before it is buffered."""
+    for name, length in WEBHOOK_FIELD_LENGTHS.items():
+        if len(params.get(name, "")) > length:
+            abort(400, f"{name} is longer than {length} characters")
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES)
+    app.request_class = BoundedRequest
+    app.json = BoundedJSONProvider(app)
+    app.url_map.converters["int"] = IdConverter
