@@ -204,9 +204,10 @@ def test_help_from_an_unknown_number_is_in_the_default_language(app, client, ses
 
 
 def test_simulator_opts_out_on_the_same_words_as_the_app():
+    from alerting.keywords import START_WORDS, STOP_WORDS, classify
     from alerting.simulator import wire
-    from alerting.webhooks import classify
 
+    assert (wire.STOP_WORDS, wire.START_WORDS) == (STOP_WORDS, START_WORDS)
     samples = ["STOPP", "Stopp.", "ＳＴＯＰ", "S\u200btop", "Sluta!", "Starte", "start.", "hi"]
     for body in samples:
         app_kind = classify(body)

@@ -121,7 +121,9 @@ def test_alerts_still_sending_are_not_redacted(app, session):
 def test_old_keyword_replies_lose_the_number_but_consent_events_stay(app, session):
     long_ago = utcnow() - timedelta(days=120)
     session.add(
-        InboundMessage(provider_sid="SMk", phone=PHONE, body="STOP", kind="stop", received_at=long_ago)
+        InboundMessage(
+            provider_sid="SMk", phone=PHONE, body="STOP", kind="stop", received_at=long_ago
+        )
     )
     session.add(ConsentEvent(phone=PHONE, action="opt_out", source="sms", at=long_ago))
     session.commit()
@@ -140,7 +142,9 @@ def test_expired_sign_in_codes_and_their_ips_are_purged(app, session):
         )
     )
     session.add(
-        VerificationCode(phone=OTHER, code_hash="y", ip="203.0.113.7", expires_at=now + timedelta(9))
+        VerificationCode(
+            phone=OTHER, code_hash="y", ip="203.0.113.7", expires_at=now + timedelta(9)
+        )
     )
     session.commit()
     apply_retention(app)
