@@ -71,6 +71,8 @@ class Settings:
     signin_codes_per_hour: int = 200
     signin_code_minutes: int = 10
     signin_code_attempts: int = 5
+    # privacy (alerting.retention): days before an alert's phone numbers become HMACs
+    retention_days: int = 90
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
@@ -110,6 +112,7 @@ class Settings:
             signin_codes_per_hour=int(_env("SIGNIN_CODES_PER_HOUR", "200")),
             signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
+            retention_days=int(_env("RETENTION_DAYS", "90")),
         )
 
     def replace(self, **changes: object) -> Settings:
