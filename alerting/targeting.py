@@ -282,9 +282,8 @@ def _moves_snapshot(session: Session) -> bool:
         if type(obj) in _SNAPSHOT_COLUMNS:
             return True
     for obj in session.dirty:
-        columns = _SNAPSHOT_COLUMNS.get(type(obj), ())
-        state = inspect(obj)
-        if any(state.attrs[name].history.has_changes() for name in columns):
+        columns = _SNAPSHOT_COLUMNS.get(type(obj))
+        if columns and any(inspect(obj).attrs[c].history.has_changes() for c in columns):
             return True
     return False
 

@@ -1,5 +1,6 @@
 """Provider webhooks: status callbacks and inbound SMS, signed by the provider (Twilio's
 X-Twilio-Signature over the public URL, rebuilt from PUBLIC_URL, and the form fields).
+Inbound keywords (STOP, STOPP, START, HJELP, ...) and their answers are in alerting/keywords.py.
 Status callbacks are buffered in Redis and applied in batches by a worker (sending/receipts.py)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from alerting import current
 from alerting.audit import record
@@ -57,7 +59,7 @@ def status_by_sid():
     return "", 204
 
 
-def _language(session, phone: str) -> str:
+def _language(session: Session, phone: str) -> str:
     """The language the register has for this phone (its first resident), else the default."""
     language = session.scalar(
         select(Resident.language).where(Resident.phone == phone).order_by(Resident.id).limit(1)
@@ -65,7 +67,7 @@ def _language(session, phone: str) -> str:
     return language or current.settings().default_language
 
 
-def _last_alert(session, phone: str) -> int | None:
+def _last_alert(session: Session, phone: str) -> int | None:
     """The alert this number last received: a reply is about it."""
     return session.scalar(
         select(Message.alert_id)
