@@ -17,16 +17,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import redis
 from flask import Flask
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from alerting.models import Alert, DeliveryEvent, InboundMessage, Message, VerificationCode, utcnow
 from alerting.sending.queues import BULK, job_context, queue
-from alerting.suppression import phone_hmac
+from alerting.suppression import phone_hasher
 
 log = logging.getLogger(__name__)
 
@@ -95,23 +96,52 @@ def apply_retention(app: Flask, now: datetime | None = None) -> dict[str, int]:
 
 
 def _redact_messages(session: Session, alert_id: int) -> int:
-    """The alert's messages and their callbacks' payloads: numbers → HMAC (status untouched)."""
-    rows = session.execute(
-        select(Message.id, Message.phone, Message.updated_at).where(
-            Message.alert_id == alert_id, Message.phone.like("+%")
-        )
-    ).all()
+    """The alert's messages and their callbacks' payloads: numbers → HMAC (status untouched).
+    A chunk per transaction, so a large alert never holds the write lock for long; a row once
+    done no longer matches, so an interrupted run simply continues where it stopped."""
+    hashed = phone_hasher()
+    messages, events = Message.__table__, DeliveryEvent.__table__
     # updated_at is given so the column's onupdate does not pretend the status just changed
-    values = [{"id": i, "phone": phone_hmac(p), "updated_at": u} for i, p, u in rows]
-    _bulk_update(session, Message, values)
-    events = session.execute(
-        select(DeliveryEvent.id, DeliveryEvent.payload)
-        .join(Message, Message.id == DeliveryEvent.message_id)
-        .where(Message.alert_id == alert_id)
-    ).all()
-    hidden = [(i, payload, _hide_numbers(payload)) for i, payload in events]
-    _bulk_update(session, DeliveryEvent, [{"id": i, "payload": h} for i, p, h in hidden if h != p])
-    return len(rows)
+    set_phone = (
+        update(messages)
+        .where(messages.c.id == bindparam("b_id"))
+        .values(phone=bindparam("b_phone"), updated_at=bindparam("b_updated"))
+    )
+    set_payload = (
+        update(events)
+        .where(events.c.id == bindparam("b_id"))
+        .values(payload=bindparam("b_payload"))
+    )
+    done = last = 0
+    while True:
+        rows = session.execute(
+            select(Message.id, Message.phone, Message.updated_at)
+            .where(Message.alert_id == alert_id, Message.id > last, Message.phone.like("+%"))
+            .order_by(Message.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            return done
+        last = rows[-1].id
+        by_phone = {phone: hashed(phone) for _id, phone, _updated in rows}
+        session.execute(
+            set_phone,
+            [{"b_id": i, "b_phone": by_phone[p], "b_updated": u} for i, p, u in rows],
+        )
+        payloads = session.execute(
+            select(DeliveryEvent.id, DeliveryEvent.payload).where(
+                DeliveryEvent.message_id.in_([row.id for row in rows])
+            )
+        ).all()
+        changed = [
+            {"b_id": i, "b_payload": hidden}
+            for i, payload in payloads
+            if (hidden := _hide_numbers(payload, by_phone, hashed)) != payload
+        ]
+        if changed:
+            session.execute(set_payload, changed)
+        session.commit()
+        done += len(rows)
 
 
 def _redact_inbound(session: Session, which: ColumnElement[bool]) -> int:
@@ -121,23 +151,24 @@ def _redact_inbound(session: Session, which: ColumnElement[bool]) -> int:
         .where(which, InboundMessage.phone.like("+%"))
         .order_by(InboundMessage.id)
     ).all()
+    hashed = phone_hasher()
     values = [
-        {"id": i, "phone": phone_hmac(phone), "body": "" if kind == "reply" else body}
+        {"id": i, "phone": hashed(phone), "body": "" if kind == "reply" else body}
         for i, phone, kind, body in rows
     ]
-    _bulk_update(session, InboundMessage, values)
+    if values:
+        session.execute(update(InboundMessage), values)  # the ORM's UPDATE by primary key
     return len(rows)
 
 
-def _hide_numbers(payload: dict | None) -> dict:
-    """A provider callback's fields with every phone number (To, From, ...) as its HMAC."""
+def _hide_numbers(
+    payload: dict | None, known: dict[str, str], hashed: Callable[[str], str]
+) -> dict:
+    """A provider callback's fields with every phone number (To, From, ...) as its HMAC; the
+    message's own number is usually `known` already."""
     return {
-        key: phone_hmac(value) if isinstance(value, str) and E164.match(value) else value
+        key: (known.get(value) or hashed(value))
+        if isinstance(value, str) and E164.match(value)
+        else value
         for key, value in (payload or {}).items()
     }
-
-
-def _bulk_update(session: Session, model: type, values: list[dict]) -> None:
-    """UPDATE by primary key, in chunks (the ORM's bulk form: one executemany per chunk)."""
-    for start in range(0, len(values), CHUNK):
-        session.execute(update(model), values[start : start + CHUNK])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -29,15 +29,28 @@ LOOKUP_CHUNK = 2000
 
 
 @functools.lru_cache(maxsize=8)
-def _phone_key(secret_key: str) -> bytes:
-    # a key of its own (domain-separated from session signing), derived so nothing new to keep
-    return hmac.new(secret_key.encode(), b"alerting phone hmac v1", hashlib.sha256).digest()
+def _keyed(secret_key: str) -> hmac.HMAC:
+    # a key of its own (domain-separated from session signing), derived so nothing new to keep;
+    # the keyed state is copied per number, which halves the cost of each HMAC
+    key = hmac.new(secret_key.encode(), b"alerting phone hmac v1", hashlib.sha256).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def phone_hasher() -> Callable[[str], str]:
+    """`phone_hmac` bound to the current app's key, for many numbers in a row."""
+    keyed = _keyed(current.settings().secret_key)
+
+    def hashed(phone: str) -> str:
+        h = keyed.copy()
+        h.update(phone.encode())
+        return h.hexdigest()
+
+    return hashed
 
 
 def phone_hmac(phone: str) -> str:
     """64 hex digits standing for `phone` (E.164) wherever the number may not be kept."""
-    key = _phone_key(current.settings().secret_key)
-    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+    return phone_hasher()(phone)
 
 
 def suppress(session: Session, phone: str, source: str) -> None:
@@ -56,7 +69,8 @@ def suppressed(session: Session, phones: Iterable[str]) -> dict[str, str]:
     """Those of `phones` that are suppressed, each with the source of its opt-out."""
     if session.scalar(select(Suppression.phone_hmac).limit(1)) is None:
         return {}  # the usual case: no HMAC to compute at all
-    by_hmac = {phone_hmac(p): p for p in set(phones)}
+    hashed = phone_hasher()
+    by_hmac = {hashed(p): p for p in set(phones)}
     hashes = list(by_hmac)
     found: dict[str, str] = {}
     for i in range(0, len(hashes), LOOKUP_CHUNK):
