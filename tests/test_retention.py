@@ -182,3 +182,16 @@ def test_the_hmac_is_keyed_by_secret_key_and_hides_the_number(app, key):
         second = phone_hmac(PHONE)
     assert len(first) == 64 and "90000001" not in first
     assert (first == second) == (key == "test-secret-key")
+
+
+def test_delete_me_after_retention_also_anonymises_the_redacted_rows(app, session):
+    from alerting.portal.privacy import delete_phone
+
+    alert_with_traffic(session, 91)
+    apply_retention(app)
+    delete_phone(session, PHONE)
+    session.commit()
+    session.expire_all()
+    assert session.scalar(select(Message.phone)).startswith("deleted-")
+    assert session.scalar(select(InboundMessage.phone)).startswith("deleted-")
+    assert session.scalar(select(DeliveryEvent.payload)) == {}

@@ -105,13 +105,15 @@ def export_data(s: Session, phone: str) -> dict:
 
 
 def delete_phone(s: Session, phone: str) -> None:
-    """Remove every trace of `phone`; past messages stay as anonymous rows. The caller commits."""
+    """Remove every trace of `phone`; past messages stay as anonymous rows (those retention left
+    under the HMAC too). The caller commits."""
     members = household(s, phone)
     member_ids = [m.id for m in members]
+    known = (phone, phone_hmac(phone))
     message_ids = list(
         s.scalars(
             select(Message.id).where(
-                or_(Message.phone == phone, Message.resident_id.in_(member_ids))
+                or_(Message.phone.in_(known), Message.resident_id.in_(member_ids))
             )
         )
     )
@@ -121,9 +123,7 @@ def delete_phone(s: Session, phone: str) -> None:
     if opted_out is not None:
         suppress(s, phone, opted_out.source)
     s.execute(delete(OptOut).where(OptOut.phone == phone))
-    s.execute(
-        update(ConsentEvent).where(ConsentEvent.phone == phone).values(phone=phone_hmac(phone))
-    )
+    s.execute(update(ConsentEvent).where(ConsentEvent.phone == phone).values(phone=known[1]))
     s.execute(delete(VerificationCode).where(VerificationCode.phone == phone))
     for message_id in message_ids:
         # (alert_id, phone) is unique, so each anonymous row needs its own placeholder
@@ -140,7 +140,7 @@ def delete_phone(s: Session, phone: str) -> None:
             .values(payload={})
         )
     for inbound_id in list(
-        s.scalars(select(InboundMessage.id).where(InboundMessage.phone == phone))
+        s.scalars(select(InboundMessage.id).where(InboundMessage.phone.in_(known)))
     ):
         s.execute(
             update(InboundMessage)
