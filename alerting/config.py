@@ -107,6 +107,8 @@ class Settings:
     signin_code_attempts: int = 5
     # proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none)
     trusted_proxies: int = 0
+    # privacy (alerting.retention): days before an alert's phone numbers become HMACs
+    retention_days: int = 90
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
@@ -148,6 +150,7 @@ class Settings:
             signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
             trusted_proxies=int(_env("TRUSTED_PROXIES", "0")),
+            retention_days=int(_env("RETENTION_DAYS", "90")),
         )
         _refuse_unsafe(settings)
         return settings

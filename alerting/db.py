@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -57,3 +59,11 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def insert_ignore(session: Session, table: Table, conflict: list[str]) -> Insert:
+    """INSERT ... ON CONFLICT (`conflict`) DO NOTHING: a race or a replay inserts nothing and
+    raises nothing (both SQLite and PostgreSQL speak it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)

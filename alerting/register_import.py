@@ -17,9 +17,11 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from alerting.db import insert_ignore
 from alerting.languages import normalise_language
-from alerting.models import LOCATION_LABELS, ConsentEvent, Location, Resident
+from alerting.models import LOCATION_LABELS, ConsentEvent, Location, OptOut, Resident, utcnow
 from alerting.phones import PhoneError, parse_phone
+from alerting.suppression import suppressed
 from alerting.targeting import bump_register
 
 COLUMNS = ("external_id", "name", "phone", "language", "address", "lat", "lon", "label")
@@ -171,16 +173,33 @@ def import_bytes(
             continue
         row.line = line
         residents.setdefault(row.external_id, []).append(row)
+    # a phone that said STOP and then deleted itself stays opted out when the register brings
+    # it back: no opt-in is recorded for it, and its opt-out comes back
+    held = suppressed(session, (row.phone for rows in residents.values() for row in rows))
     ids = list(residents)
     for start in range(0, len(ids), CHUNK):
-        _upsert_chunk(session, {i: residents[i] for i in ids[start : start + CHUNK]}, report)
-    if report.imported or report.updated:
-        bump_register(session, locations=True)
+        chunk = {i: residents[i] for i in ids[start : start + CHUNK]}
+        _upsert_chunk(session, chunk, report, held)
+    restored = _restore_opt_outs(session, held)
+    # bulk inserts bypass the ORM's own bump; updates go through the ORM, which bumps only for
+    # what the snapshot holds
+    bump_register(session, locations=report.imported > 0, opt_outs=restored > 0)
     session.commit()
     return report
 
 
-def _upsert_chunk(session: Session, chunk: dict[str, list[Row]], report: ImportReport) -> None:
+def _restore_opt_outs(session: Session, held: dict[str, str]) -> int:
+    """Opt-outs for the suppressed phones (with the source of their STOP); how many were new."""
+    if not held:
+        return 0
+    now = utcnow()
+    rows = [{"phone": p, "source": source, "created_at": now} for p, source in held.items()]
+    return session.execute(insert_ignore(session, OptOut.__table__, ["phone"]), rows).rowcount
+
+
+def _upsert_chunk(
+    session: Session, chunk: dict[str, list[Row]], report: ImportReport, held: dict[str, str]
+) -> None:
     existing = {
         r.external_id: r
         for r in session.scalars(
@@ -196,11 +215,11 @@ def _upsert_chunk(session: Session, chunk: dict[str, list[Row]], report: ImportR
         else:
             report.unchanged += 1
     if new:
-        _insert_residents(session, new)
+        _insert_residents(session, new, held)
         report.imported += len(new)
 
 
-def _insert_residents(session: Session, groups: list[list[Row]]) -> None:
+def _insert_residents(session: Session, groups: list[list[Row]], held: dict[str, str]) -> None:
     """Bulk INSERT ... RETURNING: ORM objects would make a large import 10× slower."""
     values = []
     for rows in groups:
@@ -233,9 +252,11 @@ def _insert_residents(session: Session, groups: list[list[Row]]) -> None:
                     "address": row.address,
                 }
             )
-        consents.append({"phone": rows[-1].phone, "action": "opt_in", "source": "import"})
+        if rows[-1].phone not in held:
+            consents.append({"phone": rows[-1].phone, "action": "opt_in", "source": "import"})
     session.execute(insert(Location), locations)
-    session.execute(insert(ConsentEvent), consents)
+    if consents:
+        session.execute(insert(ConsentEvent), consents)
 
 
 def _by_label(rows: list[Row]) -> dict[str, Row]:

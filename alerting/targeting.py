@@ -3,8 +3,12 @@
 The register's points live in memory as numpy arrays sorted into a grid of cells. A query classifies
 the cells under the area with Shapely (wholly inside / outside / on the boundary) and tests only the
 points of boundary cells, so a preview runs on every vertex while a coordinator draws. A version row
-in the database, bumped by every change to residents, locations or opt-outs, tells each process when
-its arrays are stale, so the next preview after a change sees it.
+in the database tells each process when its arrays are stale, so the next preview after a change
+sees it: one counter moves with what the arrays hold (a place added, moved or removed, a resident
+added or removed, a phone changed), another with opt-outs. A resident's own settings (pause, quiet
+hours, categories, language) do not move it: reloading every point in every process for a toggle
+would be waste, and planning reads them from the database anyway. So the preview's language
+breakdown shows languages as of the last reload.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, event, insert, select, update
+from sqlalchemy import Engine, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from alerting.models import Location, OptOut, RegisterVersion, Resident
@@ -254,7 +258,8 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 # --- keeping the version row current -------------------------------------------------------
 
-_LOCATION_TYPES = (Resident, Location)
+# the columns the snapshot is built from; a change to any other column leaves it valid
+_SNAPSHOT_COLUMNS = {Resident: ("phone", "reachable"), Location: ("resident_id", "lat", "lon")}
 
 
 def bump_register(session: Session, locations: bool = False, opt_outs: bool = False) -> None:
@@ -271,11 +276,23 @@ def bump_register(session: Session, locations: bool = False, opt_outs: bool = Fa
         session.execute(insert(RegisterVersion).values(id=1, locations=1, opt_outs=1))
 
 
+def _moves_snapshot(session: Session) -> bool:
+    """Whether this flush changed what the snapshot holds (after_flush still has the history)."""
+    for obj in (*session.new, *session.deleted):
+        if type(obj) in _SNAPSHOT_COLUMNS:
+            return True
+    for obj in session.dirty:
+        columns = _SNAPSHOT_COLUMNS.get(type(obj))
+        if columns and any(inspect(obj).attrs[c].history.has_changes() for c in columns):
+            return True
+    return False
+
+
 @event.listens_for(Session, "after_flush")
 def _bump_on_change(session: Session, _context) -> None:
     changed = list(session.new) + list(session.dirty) + list(session.deleted)
     bump_register(
         session,
-        locations=any(isinstance(o, _LOCATION_TYPES) for o in changed),
+        locations=_moves_snapshot(session),
         opt_outs=any(isinstance(o, OptOut) for o in changed),
     )

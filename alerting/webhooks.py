@@ -1,5 +1,6 @@
 """Provider webhooks: status callbacks and inbound SMS, signed by the provider (Twilio's
 X-Twilio-Signature over the public URL, rebuilt from PUBLIC_URL, and the form fields).
+Inbound keywords (STOP, STOPP, START, HJELP, ...) and their answers are in alerting/keywords.py.
 Status callbacks are buffered in Redis and applied in batches by a worker (sending/receipts.py)."""
 
 from __future__ import annotations
@@ -8,28 +9,21 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from alerting import current
 from alerting.audit import record
 from alerting.db import db
+from alerting.keywords import classify, reply_text
 from alerting.limits_http import check_webhook_fields
-from alerting.models import InboundMessage, Message
+from alerting.models import InboundMessage, Message, Resident
 from alerting.phones import mask
 from alerting.sending import receipts
 from alerting.sending.provider import signature_valid
 from alerting.sending.status import opt_in, opt_out
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-START_WORDS = {"START", "YES", "UNSTOP"}
-HELP_WORDS = {"HELP", "INFO"}
-HELP_TEXT = (
-    "Municipal SMS alerts for your registered places. Reply STOP to stop all alerts, "
-    "START to get them again."
-)
-STOP_TEXT = "You will get no more alerts. Reply START to get them again."
-START_TEXT = "You will get alerts again. Reply STOP to stop them."
 
 
 def _signed_params() -> dict[str, str]:
@@ -67,15 +61,22 @@ def status_by_sid():
     return "", 204
 
 
-def classify(body: str) -> str:
-    word = " ".join(body.split()).upper()
-    if word in STOP_WORDS:
-        return "stop"
-    if word in START_WORDS:
-        return "start"
-    if word in HELP_WORDS:
-        return "help"
-    return "reply"
+def _language(session: Session, phone: str) -> str:
+    """The language the register has for this phone (its first resident), else the default."""
+    language = session.scalar(
+        select(Resident.language).where(Resident.phone == phone).order_by(Resident.id).limit(1)
+    )
+    return language or current.settings().default_language
+
+
+def _last_alert(session: Session, phone: str) -> int | None:
+    """The alert this number last received: a reply is about it."""
+    return session.scalar(
+        select(Message.alert_id)
+        .where(Message.phone == phone, Message.provider_sid.is_not(None))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
 
 
 @bp.post("/twilio/inbound")
@@ -83,35 +84,30 @@ def inbound():
     params = _signed_params()
     phone = params.get("From", "").strip()
     body = params.get("Body", "")
-    sid = params.get("MessageSid") or params.get("SmsSid") or ""
+    sid = params.get("MessageSid") or params.get("SmsSid") or None
     if not phone:
         abort(400)
     session = db()
-    if sid and session.scalar(select(InboundMessage.id).where(InboundMessage.provider_sid == sid)):
-        return _twiml(None)  # a retried webhook: handled already
     kind = classify(body)
-    alert_id = None
-    reply = None
+    alert_id = _last_alert(session, phone) if kind == "reply" else None
+    session.add(
+        InboundMessage(provider_sid=sid, phone=phone, body=body, kind=kind, alert_id=alert_id)
+    )
+    try:
+        # first, before any effect: the unique provider id makes a retried webhook, even one
+        # racing the first delivery, stop here (PostgreSQL holds it until the first commits)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return _twiml(None)  # a retried webhook: handled already
     if kind == "stop":
         opt_out(session, phone, "sms")
-        reply = STOP_TEXT
     elif kind == "start":
         opt_in(session, phone, "sms")
-        reply = START_TEXT
-    elif kind == "help":
-        reply = HELP_TEXT
-    else:
-        alert_id = session.scalar(
-            select(Message.alert_id)
-            .where(Message.phone == phone, Message.provider_sid.is_not(None))
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
+    elif kind == "reply":
         record(session, f"sms:{mask(phone)}", "alert.reply", f"alert:{alert_id}")
-    session.add(
-        InboundMessage(
-            provider_sid=sid or None, phone=phone, body=body, kind=kind, alert_id=alert_id
-        )
-    )
+    reply = None
+    if kind != "reply":
+        reply = reply_text(kind, _language(session, phone), current.settings().default_language)
     session.commit()
     return _twiml(reply)

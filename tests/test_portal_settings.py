@@ -232,8 +232,11 @@ def test_delete_removes_the_number_everywhere(app, client, db):
     response = client.post("/me/delete", data={"confirm": "yes"})
     assert response.location.endswith("/me/sign-in")
     db.expire_all()
-    for model in (Resident, Location, OptOut, ConsentEvent, VerificationCode):
+    for model in (Resident, Location, OptOut, VerificationCode):
         assert db.scalar(select(func.count()).select_from(model)) == 0, model
+    # the consent history stays as the proof of consent, under the number's HMAC
+    consent = db.scalars(select(ConsentEvent.phone)).all()
+    assert len(consent) == 1 and PHONE not in consent
     kept = db.scalar(select(Message))
     assert kept.phone == f"deleted-{kept.id}" and kept.resident_id is None
     assert kept.status == "delivered"  # the alert's statistics still add up

@@ -1,8 +1,10 @@
 """A resident's own data: download it all as JSON, or delete it for good.
 
-Deleting really removes the phone number: resident rows (and their places), opt-out, consent
-history and codes go, and the messages and replies of past alerts keep only anonymous rows so the
-alert statistics still add up.
+Deleting really removes the phone number: resident rows (and their places), the opt-out and codes
+go, and the messages and replies of past alerts keep only anonymous rows so the alert statistics
+still add up. Two things stay under the HMAC of the number (alerting.suppression), never the
+number: the consent history, which is the proof of consent, and a STOP, so a later register import
+cannot make the phone reachable again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from alerting.models import (
 )
 from alerting.portal import bp
 from alerting.portal.residents import SESSION_KEY, current_resident, household, require_resident
+from alerting.suppression import phone_hmac, suppress
 from alerting.targeting import bump_register
 
 
@@ -37,21 +40,25 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def export_data(s: Session, phone: str) -> dict:
-    """Everything stored about `phone`, in one JSON-ready dict."""
+    """Everything stored about `phone`, in one JSON-ready dict; rows that retention or an earlier
+    deletion left under the number's HMAC are theirs too."""
     members = household(s, phone)
     first = members[0] if members else None
     opt_out = s.get(OptOut, phone)
+    known = (phone, phone_hmac(phone))
     consent = s.scalars(
-        select(ConsentEvent).where(ConsentEvent.phone == phone).order_by(ConsentEvent.at)
+        select(ConsentEvent)
+        .where(ConsentEvent.phone.in_(known))
+        .order_by(ConsentEvent.at, ConsentEvent.id)
     )
     received = s.execute(
         select(Alert.title, Alert.category, Message.sent_at, Message.status, Message.body)
         .join(Alert, Alert.id == Message.alert_id)
-        .where(Message.phone == phone)
+        .where(Message.phone.in_(known))
         .order_by(Message.id)
     )
     replies = s.scalars(
-        select(InboundMessage).where(InboundMessage.phone == phone).order_by(InboundMessage.id)
+        select(InboundMessage).where(InboundMessage.phone.in_(known)).order_by(InboundMessage.id)
     )
     return {
         "phone": phone,
@@ -98,20 +105,25 @@ def export_data(s: Session, phone: str) -> dict:
 
 
 def delete_phone(s: Session, phone: str) -> None:
-    """Remove every trace of `phone`; past messages stay as anonymous rows. The caller commits."""
+    """Remove every trace of `phone`; past messages stay as anonymous rows (those retention left
+    under the HMAC too). The caller commits."""
     members = household(s, phone)
     member_ids = [m.id for m in members]
+    known = (phone, phone_hmac(phone))
     message_ids = list(
         s.scalars(
             select(Message.id).where(
-                or_(Message.phone == phone, Message.resident_id.in_(member_ids))
+                or_(Message.phone.in_(known), Message.resident_id.in_(member_ids))
             )
         )
     )
     for member in members:
         s.delete(member)  # places go with it (cascade)
+    opted_out = s.get(OptOut, phone)
+    if opted_out is not None:
+        suppress(s, phone, opted_out.source)
     s.execute(delete(OptOut).where(OptOut.phone == phone))
-    s.execute(delete(ConsentEvent).where(ConsentEvent.phone == phone))
+    s.execute(update(ConsentEvent).where(ConsentEvent.phone == phone).values(phone=known[1]))
     s.execute(delete(VerificationCode).where(VerificationCode.phone == phone))
     for message_id in message_ids:
         # (alert_id, phone) is unique, so each anonymous row needs its own placeholder
@@ -128,7 +140,7 @@ def delete_phone(s: Session, phone: str) -> None:
             .values(payload={})
         )
     for inbound_id in list(
-        s.scalars(select(InboundMessage.id).where(InboundMessage.phone == phone))
+        s.scalars(select(InboundMessage.id).where(InboundMessage.phone.in_(known)))
     ):
         s.execute(
             update(InboundMessage)

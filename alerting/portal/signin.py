@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from alerting import audit, current
 from alerting.db import db
 from alerting.i18n import safe_next
-from alerting.models import ConsentEvent, Resident
+from alerting.models import Resident
 from alerting.phones import PhoneError, mask, parse_phone
 from alerting.portal import bp
 from alerting.portal.codes import Check, check_code, issue_sealed_code
@@ -31,6 +31,7 @@ from alerting.portal.residents import (
     household,
 )
 from alerting.redis_conn import connect
+from alerting.sending.status import opt_in
 from alerting.sending.transactional import CODE_SLOT, enqueue_code
 
 PENDING_PHONE = "portal_phone"
@@ -146,14 +147,15 @@ def verify() -> Response | tuple[str, int] | str:
 
 
 def _sign_up(phone: str) -> Resident:
-    """A new resident who proved they own `phone`; signing up is their opt-in."""
+    """A new resident who proved they own `phone`; signing up is their opt-in, so it also ends
+    an earlier STOP (one kept from before a deletion included)."""
     s = db()
     # the language of the pages they signed up on: they can read it
     language = str(get_locale() or current.settings().default_language)
     resident = Resident(phone=phone, language=language, source="self", reachable=True)
     s.add(resident)
-    s.add(ConsentEvent(phone=phone, action="opt_in", source="self_signup"))
     s.flush()
+    opt_in(s, phone, "self_signup", actor=actor(resident))
     audit.record(s, actor(resident), "resident.signed_up", f"resident:{resident.id}")
     s.commit()
     return resident

@@ -3,13 +3,27 @@ opt-outs / opt-ins (STOP, START, provider 21610)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, String, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from alerting.audit import record
+from alerting.db import insert_ignore
 from alerting.models import ConsentEvent, DeliveryEvent, Message, OptOut, utcnow
 from alerting.phones import mask
 from alerting.sending.provider import STATUS_MAP
+from alerting.suppression import lift
+from alerting.targeting import bump_register
 
 # how far along a message is; a status only ever moves to a higher rank, finals (4) never move
 RANK = {
@@ -108,7 +122,8 @@ def apply_receipt(conn: Connection, message_id: int | None, params: dict[str, st
 
 def opt_out(session: Session, phone: str, source: str, actor: str | None = None) -> bool:
     """Stop all SMS to `phone` at once: an OptOut row, a consent event, and its messages that
-    are still waiting become `skipped`. Returns False when it was opted out already."""
+    are still waiting become `skipped`. Returns False when it was opted out already. Safe when
+    two opt-outs of one phone race (a STOP while the provider reports 21610)."""
     session.add(ConsentEvent(phone=phone, action="opt_out", source=source))
     skipped = session.execute(
         update(Message)
@@ -116,9 +131,13 @@ def opt_out(session: Session, phone: str, source: str, actor: str | None = None)
         .values(status="skipped", updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
-    if session.get(OptOut, phone) is not None:
+    added = session.execute(
+        insert_ignore(session, OptOut.__table__, ["phone"]),
+        {"phone": phone, "source": source, "created_at": utcnow()},
+    ).rowcount
+    if not added:
         return False
-    session.add(OptOut(phone=phone, source=source))
+    bump_register(session, opt_outs=True)
     record(
         session,
         actor or f"{source}:{mask(phone)}",
@@ -131,12 +150,16 @@ def opt_out(session: Session, phone: str, source: str, actor: str | None = None)
 
 
 def opt_in(session: Session, phone: str, source: str, actor: str | None = None) -> bool:
-    """START: the number receives alerts again."""
-    row = session.get(OptOut, phone)
+    """START, the portal's subscribe or a new sign-up: the number receives alerts again, and a
+    STOP kept from before a deletion (its suppression) is lifted. Returns False when nothing
+    stopped it."""
     session.add(ConsentEvent(phone=phone, action="opt_in", source=source))
-    if row is None:
+    removed = session.execute(delete(OptOut).where(OptOut.phone == phone)).rowcount
+    lifted = lift(session, phone)
+    if not (removed or lifted):
         return False
-    session.delete(row)
+    if removed:
+        bump_register(session, opt_outs=True)
     record(
         session, actor or f"{source}:{mask(phone)}", "resident.opt_in", mask(phone), source=source
     )

@@ -25,6 +25,7 @@ from sqlalchemy import and_, or_, select, update
 
 from alerting.audit import record
 from alerting.models import FINAL_MESSAGE_STATES, Alert, Message, utcnow
+from alerting.retention import schedule_retention
 from alerting.sending.planning import (
     enqueue_plan,
     enqueue_ranges,
@@ -162,6 +163,7 @@ def sweep(app: Flask) -> dict[str, int]:
             session.commit()
         finally:
             session.close()
+    schedule_retention(conn)  # at most hourly, as a bulk job (alerting.retention)
     return stats
 
 

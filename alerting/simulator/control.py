@@ -15,7 +15,7 @@ from .callbacks import Dispatcher
 from .config import ConfigError
 from .http11 import ClientResponse, HttpError, Request, Response
 from .state import State
-from .wire import API_VERSION, E164, START_WORDS, STOP_WORDS, country_of, iso_us, new_sid
+from .wire import API_VERSION, E164, country_of, iso_us, keyword_kind, new_sid
 
 PHONES_HTML = (Path(__file__).with_name("phones.html")).read_bytes()
 
@@ -127,10 +127,10 @@ class Control:
             return Response.json(
                 {"error": "'to' is required (no message was sent to this phone yet)"}, status=400
             )
-        keyword = body.strip().upper()
-        if keyword in STOP_WORDS:
+        keyword = keyword_kind(body)
+        if keyword == "stop":
             state.opt_out(phone)
-        elif keyword in START_WORDS:
+        elif keyword == "start":
             state.opt_in(phone)
         sid = new_sid()
         record: dict[str, Any] = {

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import unicodedata
 
 API_VERSION = "2010-04-01"
 
@@ -67,11 +68,30 @@ RANDOM_FAILURES: tuple[tuple[str, int], ...] = (
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled"})
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3}
 
-# Twilio's default opt-out / opt-in keywords (case-insensitive, whole trimmed body).
+# Opt-out / opt-in keywords: Twilio's defaults plus the Nordic words our residents write, as an
+# account with language-specific opt-out keywords has them. The app keeps the same lists
+# (alerting.keywords; a test checks they agree): a phone the provider blocks must be one the app
+# has opted out, or the app would keep sending into 21610s.
 STOP_WORDS = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+    | {"STOPP", "AVSLUTT", "AVMELD", "SLUTA", "AFMELD"}
 )
-START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+START_WORDS = frozenset({"START", "YES", "UNSTOP", "STARTE", "STARTA"})
+
+
+def keyword_kind(body: str) -> str | None:
+    """Whether an inbound body is an opt-out ("stop"), an opt-in ("start") or neither (None):
+    the whole body, with format characters (Cf), punctuation, case and width (NFKC) ignored."""
+    text = "".join(ch for ch in body if unicodedata.category(ch) != "Cf")
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+    word = " ".join(text.split()).upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    return None
+
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
