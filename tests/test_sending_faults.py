@@ -46,35 +46,38 @@ def test_a_provider_slower_than_the_timeout_gets_each_message_once(
 def test_workers_killed_mid_send_send_no_phone_twice_and_claims_are_taken_over_fast(
     app, session, client, api_key, stack, capsys
 ):
-    configure(app, sms_rate_per_second=200.0, send_batch=200, sweep_interval_s=1.0)
-    phones = add_many(session, 2000)
+    # a CLAIM_TIMEOUT far beyond the test: the dead workers' claims must be taken over through
+    # their lapsed leases, not by waiting the claims out
+    configure(
+        app, sms_rate_per_second=50.0, send_batch=50, sweep_interval_s=1.0, claim_timeout_s=600
+    )
+    phones = add_many(session, 600)
     s = stack(workers=2)
     s.wait_workers(2)
-    started = time.time()
     alert_id = post_alert(client, api_key, category="fire", severity="extreme").json["id"]
     for kills in range(3):
-        wait_for(lambda k=kills: len(s.sim.messages()) >= 300 * (k + 1), timeout=30)
+        wait_for(lambda k=kills: len(s.sim.messages()) >= 100 + 120 * k, timeout=60, interval=0.5)
         alive = [w for w in s.workers if w.process.poll() is None]
         alive[kills % len(alive)].kill()
+        last_kill = time.time()
         s.start_worker()
     wait_for(
         lambda: summary(client, api_key, alert_id)["status"] == "completed",
-        timeout=60,
+        timeout=90,
         message="completed after the kills",
     )
     received = Counter(m["to"] for m in s.sim.messages())
     assert set(received) == set(phones)
     twice = sum(1 for n in received.values() if n > 1)
-    last = max(created_at(m) for m in s.sim.messages()) - started
+    after = max(created_at(m) for m in s.sim.messages()) - last_kill
     with capsys.disabled():
-        print(
-            f"\n[3 SIGKILLs, 2,000 phones] phones with two SMS: {twice}, last SMS at {last:.1f} s"
-        )
+        print(f"\n[3 SIGKILLs, 600 phones] two SMS: {twice}, last SMS +{after:.1f} s")
     assert twice == 0
-    # 10 s of sending at 200/s; each kill's claims are taken over within ~10 s, not after the
-    # 60 s CLAIM_TIMEOUT
-    assert last < 30
-    assert message_states(session, alert_id) == Counter({"delivered": 2000})
+    # ~5 s of sending was left at the last kill; a lease lapses 5 s after the last heartbeat
+    # and the sweep runs every second: far below the 600 s CLAIM_TIMEOUT (a loaded test
+    # machine sends much slower than 50/s, hence the margin)
+    assert after < 45
+    assert message_states(session, alert_id) == Counter({"delivered": 600})
 
 
 def claimed_row(app, session, job_id: str) -> tuple[int, list]:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -249,11 +249,8 @@ class Provider:
                 if service and message.messaging_service_sid != service:
                     continue
                 return SendResult(message.sid, STATUS_MAP.get(message.status or "", "queued"))
-        except TwilioRestException as exc:
-            transient = exc.status == 429 or exc.status >= 500
-            raise ProviderError(
-                str(exc.code or exc.status), str(exc.msg), transient=transient
-            ) from None
+        except TwilioException as exc:  # a list page the provider refused: ask again later
+            raise ProviderError("lookup", str(exc), transient=True) from None
         return None
 
 
