@@ -323,17 +323,19 @@ class RangeSender:
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Every OPEN_CHECK_S: whether the alert may still send (a cancel stops the sends of
-        claimed messages within that); every HEARTBEAT_S: the lease, however long a send or a
-        flush takes, so a lease that runs out means the job is gone."""
-        loop = asyncio.get_running_loop()
-        beat = 0.0
+        claimed messages within that)."""
         while not stop.is_set():
             self.open = await asyncio.to_thread(self._alert_open)
-            if loop.time() - beat >= HEARTBEAT_S:
-                beat = loop.time()
-                self.refresh_lease()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), OPEN_CHECK_S)
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """The lease, every HEARTBEAT_S however long a send, a flush or a query takes, so a
+        lease that runs out means the job is gone."""
+        while not stop.is_set():
+            self.refresh_lease()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_S)
 
     async def flush(self) -> None:
         if self.results:
@@ -353,6 +355,7 @@ class RangeSender:
         stop = asyncio.Event()
         flusher = asyncio.create_task(self.flusher(stop))
         watcher = asyncio.create_task(self.watch(stop))
+        heart = asyncio.create_task(self.heartbeat(stop))
         try:
             async with Provider(self.settings) as provider:
                 await self._loop(provider, sem, deadline, max_out)
@@ -362,6 +365,7 @@ class RangeSender:
             stop.set()
             await flusher
             await watcher
+            await heart
             await self.flush()
             self.redis.zrem(LEASES, self.job_id)
         return self.sent
@@ -378,7 +382,6 @@ class RangeSender:
     async def _loop(self, provider: Provider, sem, deadline: float, max_out: int) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            self.refresh_lease()
             if loop.time() - self._reconciled_at >= RECONCILE_EVERY_S:
                 self._reconciled_at = loop.time()
                 await reconcile(
@@ -421,7 +424,6 @@ class RangeSender:
                 grant = self.limiter.acquire(len(claimed) - i)
                 if grant.count == 0:
                     await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
-                    self.refresh_lease()
                     continue
                 t0 = loop.time() + (grant.first_at - time.time())
                 for j in range(grant.count):

@@ -58,11 +58,16 @@ def due(engine: Engine, alert_id: int, lo: int, hi: int, settle_s: float) -> lis
 
 
 def taken(engine: Engine, rows: list[Unknown]) -> frozenset[str]:
-    """SIDs other messages to these phones already hold (so a lookup never adopts them)."""
+    """SIDs other messages to these phones already hold (so a lookup never adopts them; a
+    row's own SID, stored by an early receipt, may be found again)."""
     phones = {r.phone for r in rows}
     with engine.connect() as conn:
         sids = conn.scalars(
-            select(M.c.provider_sid).where(M.c.phone.in_(phones), M.c.provider_sid.is_not(None))
+            select(M.c.provider_sid).where(
+                M.c.phone.in_(phones),
+                M.c.provider_sid.is_not(None),
+                M.c.id.not_in([r.id for r in rows]),
+            )
         )
         return frozenset(sids)
 
