@@ -275,19 +275,26 @@ class RangeSender:
 
     async def wait_for_slot(self, at: float, sem: asyncio.Semaphore) -> None:
         """Sleep until the slot, then take a connection. At limited rates (slots ≥ 2 ms apart) a
-        message more than MAX_LATE_S behind its slot (a stalled event loop, a starved CPU) takes
-        a new slot instead of bunching up with the next ones: the rate holds in every window."""
+        message more than MAX_LATE_S behind its slot (a stalled event loop, a starved CPU, every
+        connection busy with a slow provider) takes a new slot instead of bunching up with the
+        next ones: the rate holds in every window. It keeps its connection meanwhile: giving it
+        back made every waiter late again when the provider answered slower than the slots came
+        (a provider slower than SMS_TIMEOUT sent 7 messages in 4 minutes)."""
         loop = asyncio.get_running_loop()
-        while True:
-            delay = at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await sem.acquire()
-            if not self.strict or loop.time() - at <= MAX_LATE_S:
-                return
+        delay = at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await sem.acquire()
+        try:
+            while self.strict and loop.time() - at > MAX_LATE_S:
+                self.reslotted += 1
+                at = await self.new_slot()
+                delay = at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except BaseException:
             sem.release()
-            self.reslotted += 1
-            at = await self.new_slot()
+            raise
 
     async def send_one(self, provider: Provider, msg: Claimed, at: float, sem) -> None:
         await self.wait_for_slot(at, sem)
