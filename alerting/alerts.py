@@ -32,6 +32,7 @@ from alerting.models import (
     utcnow,
 )
 from alerting.sending.provider import sender_of
+from alerting.sending.states import alert_may_become, sources
 from alerting.sending.status import message_counts
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ def follow_up(
 def cancel_pending(session: Session, alert_id: int) -> int:
     return session.execute(
         update(Message)
-        .where(Message.alert_id == alert_id, Message.status == "pending")
+        .where(Message.alert_id == alert_id, Message.status.in_(sources("cancel")))
         .values(status="cancelled", updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -325,7 +326,7 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     if alert is None:
         raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
     _check_role(who, alert.category)
-    if alert.status in ("completed", "cancelled"):
+    if not alert_may_become(alert.status, "cancelled"):
         raise AlertRefused(422, f"alert is {alert.status}", "there is nothing left to cancel")
     now = utcnow()
     alert.status, alert.cancelled_at = "cancelled", now

@@ -7,6 +7,7 @@ receivers see them.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import threading
@@ -14,14 +15,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -238,6 +239,46 @@ def test_create_answers_like_twilio(client: Client) -> None:
     fetched = wait_status(client, message.sid, "delivered")
     assert fetched.status == "delivered" and fetched.date_sent is not None
     assert [m.sid for m in client.messages.list(to=PHONE)] == [message.sid]
+
+
+def test_list_filters_by_to_from_and_pages_newest_first(
+    make_sim: Callable[..., SimulatorServer], make_client: Callable[..., Client]
+) -> None:
+    client = make_client(make_sim())
+    mine = [send(client, body=f"n{i}").sid for i in range(7)]
+    send(client, to=OTHER)
+    send(client, from_="Other")
+    listed = client.messages.list(to=PHONE, from_=SENDER, page_size=3)  # three pages
+    assert [m.sid for m in listed] == mine[::-1]
+    page = client.messages.page(to=PHONE, from_=SENDER, page_size=3)
+    assert page.next_page_url and "PageToken=PA" in page.next_page_url
+    assert [m.sid for m in page.next_page()] == mine[::-1][3:6]
+
+
+def test_list_date_sent_filters_skip_messages_not_sent_yet(
+    make_sim: Callable[..., SimulatorServer], make_client: Callable[..., Client]
+) -> None:
+    client = make_client(make_sim(outcomes={OTHER: "queued"}))  # OTHER's never leaves Twilio
+    sent = send(client)
+    waiting = send(client, to=OTHER)
+    wait_status(client, sent.sid, "delivered")
+    today = datetime.now(UTC)
+    earlier = today - timedelta(hours=1)
+
+    def sids(**filters: Any) -> set[str]:
+        return {m.sid for m in client.messages.list(**filters)}
+
+    assert sids() == {sent.sid, waiting.sid}
+    assert sids(date_sent_after=earlier) == {sent.sid}  # the SDK's date-time form
+    assert sids(date_sent_after=today + timedelta(hours=1)) == set()
+    assert sids(date_sent_before=earlier) == set()
+    assert sids(date_sent=today.strftime("%Y-%m-%d")) == {sent.sid}  # a day
+    assert sids(date_sent_before=today.strftime("%Y-%m-%d")) == {sent.sid}  # on or before
+    rfc = email.utils.format_datetime(earlier)  # Twilio's own format
+    assert sids(date_sent_after=rfc, to=PHONE) == {sent.sid}
+    with pytest.raises(TwilioException) as refused:  # what the SDK raises for a list page
+        client.messages.list(date_sent_after="next tuesday")
+    assert '"code": 20001' in str(refused.value)
 
 
 def test_segments_count_gsm7_and_ucs2(client: Client) -> None:

@@ -22,9 +22,11 @@ CATEGORIES = ("water", "evacuation", "fire", "flood", "gas", "info", "test")
 LIFE_SAFETY = ("evacuation", "fire", "flood", "gas")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
 ALERT_STATES = ("draft", "scheduled", "sending", "sent", "completed", "cancelled")
+# the transitions between them: alerting.sending.states (which checks it agrees with these)
 MESSAGE_STATES = (
     "pending",
     "sending",
+    "unknown",
     "queued",
     "accepted",
     "sent",

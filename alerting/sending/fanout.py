@@ -3,26 +3,34 @@ provider under the global rate limit.
 
 Each message is claimed with one conditional UPDATE (`pending → sending`, a batch at a time, so a
 message can only ever be claimed by one worker), sent at its rate-limit slot, and the provider's id
-is stored at once (results are written every 50 ms). Transient errors put the message back to
-`pending` with a later `next_attempt_at`; permanent ones make it `failed` with the provider's code.
+is stored at once (results are written every 50 ms), but only while the row is still held by the
+same claim (`claimed_by` and `attempts`), so a late answer never overwrites a row that was reset.
+Refusals that prove the provider did not take the message put it back to `pending` with a later
+`next_attempt_at`; permanent ones make it `failed` with the provider's code. A timeout or a
+connection lost after the request was written makes it `unknown`: once settled, the job asks the
+provider whether it holds the message (`reconcile`), adopts its SID if so, and only otherwise
+sends it again. The same reconciliation settles the claims of a job that died (the sweep moves
+them to `unknown`). Nothing is claimed or sent for a cancelled alert.
 A bulk job steps aside when urgent work waits (it re-enqueues the rest of its range at the front of
 its queue) or is sending (it pauses), so an urgent alert takes the limiter's capacity at once.
-While running, a job holds a lease in Redis; the sweep re-queues due messages that no queued job
-and no leased job covers (a worker killed mid-send).
+While running, a job refreshes a lease in Redis every second (LEASE_S); the sweep re-queues due
+messages that no queued job and no leased job covers, and takes over the claims of a job whose
+lease ran out (a worker killed mid-send) within seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
 
 from flask import Flask
 from rq import get_current_job
-from sqlalchemy import Engine, bindparam, case, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, or_, select, update
 
-from alerting.models import Message, utcnow
+from alerting.models import Alert, Message, utcnow
 from alerting.sending.provider import UNSUBSCRIBED, Provider, ProviderError, sender_of
 from alerting.sending.queues import (
     LEASES,
@@ -33,8 +41,14 @@ from alerting.sending.queues import (
     redis_for,
 )
 from alerting.sending.ratelimit import RateLimiter
+from alerting.sending.reconcile import reconcile
+from alerting.sending.states import HELD, SENDING_ALERT_STATES, sources, status_in
 
-LEASE_S = 15.0  # a running job refreshes its lease at least this often
+LEASE_S = 5.0  # a lease runs out this long after the job's last heartbeat (one a second)
+HEARTBEAT_S = 1.0
+RECONCILE_AFTER_S = 2.0  # an `unknown` message is looked up this long after its request ended
+RECONCILE_EVERY_S = 1.0
+OPEN_CHECK_S = 0.2
 TIME_BUDGET_S = 60.0  # then the job re-enqueues the rest of its range and ends
 INLINE_WAIT_S = 5.0  # retries due within this are waited for in the job; later ones: the sweep
 FLUSH_S = 0.05
@@ -42,26 +56,37 @@ MAX_LATE_S = 0.005  # a send this late for its slot takes a new one (at rates up
 MAX_BACKOFF_S = 300.0
 
 M = Message.__table__
+A = Alert.__table__
 
 
 @dataclass(frozen=True)
 class Claimed:
+    """A message as one claim holds it: `job` and `attempts` identify the claim."""
+
     id: int
     phone: str
     body: str
     attempts: int
+    job: str
 
 
-def claim(engine: Engine, alert_id: int, lo: int, hi: int, n: int) -> list[Claimed]:
-    """pending → sending for up to n due messages of the range, in one conditional UPDATE."""
+def alert_open(alert_id: int):
+    """SQL: the alert may still send (not cancelled, not done)."""
+    return exists().where(A.c.id == alert_id, A.c.status.in_(SENDING_ALERT_STATES))
+
+
+def claim(engine: Engine, alert_id: int, lo: int, hi: int, n: int, job: str) -> list[Claimed]:
+    """pending → sending for up to n due messages of the range, in one conditional UPDATE that
+    also requires the alert to be still sending."""
     now = utcnow()
     pick = (
         select(M.c.id)
         .where(
             M.c.alert_id == alert_id,
             M.c.id.between(lo, hi),
-            M.c.status == "pending",
+            M.c.status.in_(sources("claim")),
             or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
+            alert_open(alert_id),
         )
         .order_by(M.c.id)
         .limit(n)
@@ -70,82 +95,109 @@ def claim(engine: Engine, alert_id: int, lo: int, hi: int, n: int) -> list[Claim
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
         update(M)
-        .where(M.c.id.in_(pick.scalar_subquery()), M.c.status == "pending")
-        .values(status="sending", claimed_at=now, attempts=M.c.attempts + 1, updated_at=now)
+        .where(M.c.id.in_(pick.scalar_subquery()), M.c.status.in_(sources("claim")))
+        .values(
+            status="sending",
+            claimed_at=now,
+            claimed_by=job,
+            attempts=M.c.attempts + 1,
+            updated_at=now,
+        )
         .returning(M.c.id, M.c.phone, M.c.body, M.c.attempts)
     )
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
-    return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
+    return sorted((Claimed(*r, job) for r in rows), key=lambda c: c.id)
 
 
 def next_due_in(engine: Engine, alert_id: int, lo: int, hi: int) -> float | None:
-    """Seconds until the next held message of the range is due (None: none is waiting)."""
+    """Seconds until the next waiting message of the range is due: a held-back `pending` one
+    (while the alert may send) or an `unknown` one to reconcile. None: none is waiting."""
+    in_range = and_(M.c.alert_id == alert_id, M.c.id.between(lo, hi))
     with engine.connect() as conn:
-        at = conn.scalar(
+        pending = conn.execute(
             select(M.c.next_attempt_at)
-            .where(M.c.alert_id == alert_id, M.c.id.between(lo, hi), M.c.status == "pending")
+            .where(in_range, M.c.status == "pending", alert_open(alert_id))
             .order_by(M.c.next_attempt_at)
             .limit(1)
-        )
-        pending = conn.scalar(
-            select(M.c.id)
-            .where(M.c.alert_id == alert_id, M.c.id.between(lo, hi), M.c.status == "pending")
+        ).first()
+        unknown = conn.scalar(
+            select(M.c.updated_at)
+            .where(in_range, M.c.status == "unknown")
+            .order_by(M.c.updated_at)
             .limit(1)
         )
-    if pending is None:
-        return None
-    if at is None:
-        return 0.0
-    return max(0.0, (at - utcnow()).total_seconds())
+    now = utcnow()
+    waits = []
+    if pending is not None:
+        waits.append(0.0 if pending[0] is None else (pending[0] - now).total_seconds())
+    if unknown is not None:
+        waits.append((unknown - now).total_seconds() + RECONCILE_AFTER_S)
+    return max(0.0, min(waits)) if waits else None
 
 
-_STORE_OK = (
-    update(M)
-    .where(M.c.id == bindparam("mid"))
+def _held(move: str):
+    """WHERE of a store: the row is still held by the claim that got this answer."""
+    return and_(
+        M.c.id == bindparam("mid"),
+        status_in(M.c.status, move, only=HELD),
+        M.c.claimed_by == bindparam("job"),
+        M.c.attempts == bindparam("tries"),
+    )
+
+
+_STORE = {
+    "ok": update(M)
+    .where(_held("answered"))
     .values(
         provider_sid=bindparam("sid"),
-        status=case((M.c.status == "sending", bindparam("st")), else_=M.c.status),
+        status=bindparam("st"),
         error_code=None,
         sent_at=bindparam("now"),
         updated_at=bindparam("now"),
-    )
-)
-_STORE_RETRY = (
-    update(M)
-    .where(M.c.id == bindparam("mid"), M.c.status == "sending")
+    ),
+    "retry": update(M)
+    .where(_held("refused"))
     .values(
         status="pending",
         next_attempt_at=bindparam("at"),
         error_code=bindparam("code"),
         updated_at=bindparam("now"),
-    )
-)
-_STORE_FAIL = (
-    update(M)
-    .where(M.c.id == bindparam("mid"), M.c.status == "sending")
-    .values(status="failed", error_code=bindparam("code"), updated_at=bindparam("now"))
-)
+    ),
+    "fail": update(M)
+    .where(_held("rejected"))
+    .values(status="failed", error_code=bindparam("code"), updated_at=bindparam("now")),
+    "unknown": update(M)
+    .where(_held("no_answer"))
+    .values(status="unknown", error_code=bindparam("code"), updated_at=bindparam("now")),
+    "withdrawn": update(M)
+    .where(_held("withdrawn"))
+    .values(status="cancelled", updated_at=bindparam("now")),
+}
 
 
 def store(app: Flask, results: list[tuple]) -> None:
-    """Write a batch of provider answers in one transaction."""
+    """Write a batch of provider answers in one transaction: `(kind, Claimed, a, b)` with kind
+    ok (sid, status), retry (code, delay), fail (code, _), unknown (code, _), withdrawn."""
     now = utcnow()
-    ok, retry, fail, unsubscribed = [], [], [], []
-    for kind, mid, a, b in results:
+    params: dict[str, list[dict]] = {kind: [] for kind in _STORE}
+    unsubscribed = []
+    for kind, msg, a, b in results:
+        row = {"mid": msg.id, "job": msg.job, "tries": msg.attempts, "now": now}
         if kind == "ok":
-            ok.append({"mid": mid, "sid": a, "st": b, "now": now})
+            row.update(sid=a, st=b)
         elif kind == "retry":
-            retry.append({"mid": mid, "code": a, "at": now + b, "now": now})
-        else:
-            fail.append({"mid": mid, "code": a, "now": now})
-            if a == UNSUBSCRIBED:
-                unsubscribed.append(b)
+            row.update(code=a, at=now + b)
+        elif kind in ("fail", "unknown"):
+            row.update(code=a)
+            if kind == "fail" and a == UNSUBSCRIBED:
+                unsubscribed.append(msg.phone)
+        params[kind].append(row)
     engine: Engine = app.extensions["alerting.engine"]
     with engine.begin() as conn:
-        for stmt, params in ((_STORE_OK, ok), (_STORE_RETRY, retry), (_STORE_FAIL, fail)):
-            if params:
-                conn.execute(stmt, params)
+        for kind, rows in params.items():
+            if rows:
+                conn.execute(_STORE[kind], rows)
     if unsubscribed:
         from alerting.sending.status import opt_out
 
@@ -183,6 +235,8 @@ class RangeSender:
         self.results: list[tuple] = []
         self.tasks: set[asyncio.Task] = set()
         self.sent = 0
+        self.open = True  # the alert may still send (see `watch`)
+        self._reconciled_at = -1e9
 
     def callback_url(self, message_id: int) -> str:
         return f"{self.settings.public_url}/webhooks/twilio/status/{message_id}"
@@ -221,41 +275,74 @@ class RangeSender:
 
     async def wait_for_slot(self, at: float, sem: asyncio.Semaphore) -> None:
         """Sleep until the slot, then take a connection. At limited rates (slots ≥ 2 ms apart) a
-        message more than MAX_LATE_S behind its slot (a stalled event loop, a starved CPU) takes
-        a new slot instead of bunching up with the next ones: the rate holds in every window."""
+        message more than MAX_LATE_S behind its slot (a stalled event loop, a starved CPU, every
+        connection busy with a slow provider) takes a new slot instead of bunching up with the
+        next ones: the rate holds in every window. It keeps its connection meanwhile: giving it
+        back made every waiter late again when the provider answered slower than the slots came
+        (a provider slower than SMS_TIMEOUT sent 7 messages in 4 minutes)."""
         loop = asyncio.get_running_loop()
-        while True:
-            delay = at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await sem.acquire()
-            if not self.strict or loop.time() - at <= MAX_LATE_S:
-                return
+        delay = at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await sem.acquire()
+        try:
+            while self.strict and loop.time() - at > MAX_LATE_S:
+                self.reslotted += 1
+                at = await self.new_slot()
+                delay = at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except BaseException:
             sem.release()
-            self.reslotted += 1
-            at = await self.new_slot()
+            raise
 
     async def send_one(self, provider: Provider, msg: Claimed, at: float, sem) -> None:
         await self.wait_for_slot(at, sem)
         try:
+            if not self.open:
+                self.results.append(("withdrawn", msg, None, None))
+                return
             try:
                 result = await provider.send(msg.phone, msg.body, self.callback_url(msg.id))
             except ProviderError as exc:
-                if not exc.transient:
-                    self.results.append(("fail", msg.id, exc.code, msg.phone))
-                    return
-                if exc.code in ("429", "20429") or exc.retry_after:
-                    self.limiter.slow_down(exc.retry_after or 1.0)
-                if msg.attempts >= self.settings.sms_max_attempts:
-                    self.results.append(("fail", msg.id, exc.code, msg.phone))
-                    return
-                delay = backoff(msg.attempts, exc.retry_after)
-                self.results.append(("retry", msg.id, exc.code, _seconds(delay)))
+                self.results.append(self.refusal(msg, exc))
                 return
         finally:
             sem.release()
-        self.results.append(("ok", msg.id, result.sid, result.status))
+        self.results.append(("ok", msg, result.sid, result.status))
         self.sent += 1
+
+    def refusal(self, msg: Claimed, exc: ProviderError) -> tuple:
+        """What a failed send means for the message (a result for `store`)."""
+        if exc.unknown:  # the provider may hold it: reconcile, never resend blindly
+            return ("unknown", msg, exc.code, None)
+        if not exc.transient:
+            return ("fail", msg, exc.code, None)
+        if exc.code in ("429", "20429") or exc.retry_after:
+            self.limiter.slow_down(exc.retry_after or 1.0)
+        if msg.attempts >= self.settings.sms_max_attempts:
+            return ("fail", msg, exc.code, None)
+        return ("retry", msg, exc.code, _seconds(backoff(msg.attempts, exc.retry_after)))
+
+    def _alert_open(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.scalar(select(alert_open(self.alert_id))))
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Every OPEN_CHECK_S: whether the alert may still send (a cancel stops the sends of
+        claimed messages within that)."""
+        while not stop.is_set():
+            self.open = await asyncio.to_thread(self._alert_open)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), OPEN_CHECK_S)
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """The lease, every HEARTBEAT_S however long a send, a flush or a query takes, so a
+        lease that runs out means the job is gone."""
+        while not stop.is_set():
+            self.refresh_lease()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_S)
 
     async def flush(self) -> None:
         if self.results:
@@ -274,6 +361,8 @@ class RangeSender:
         sem = asyncio.Semaphore(max(1, self.settings.sms_concurrency))
         stop = asyncio.Event()
         flusher = asyncio.create_task(self.flusher(stop))
+        watcher = asyncio.create_task(self.watch(stop))
+        heart = asyncio.create_task(self.heartbeat(stop))
         try:
             async with Provider(self.settings) as provider:
                 await self._loop(provider, sem, deadline, max_out)
@@ -282,6 +371,8 @@ class RangeSender:
         finally:
             stop.set()
             await flusher
+            await watcher
+            await heart
             await self.flush()
             self.redis.zrem(LEASES, self.job_id)
         return self.sent
@@ -298,7 +389,18 @@ class RangeSender:
     async def _loop(self, provider: Provider, sem, deadline: float, max_out: int) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            self.refresh_lease()
+            if loop.time() - self._reconciled_at >= RECONCILE_EVERY_S:
+                self._reconciled_at = loop.time()
+                await reconcile(
+                    self.engine,
+                    self.settings,
+                    provider,
+                    self.alert_id,
+                    self.lo,
+                    self.hi,
+                    RECONCILE_AFTER_S,
+                    sem,
+                )
             action = self.must_yield()
             if action == "requeue" or loop.time() > deadline:
                 self.requeue()
@@ -309,7 +411,7 @@ class RangeSender:
             while len(self.tasks) >= max_out:
                 await self._reap(None)
             claimed = await asyncio.to_thread(
-                claim, self.engine, self.alert_id, self.lo, self.hi, self.chunk
+                claim, self.engine, self.alert_id, self.lo, self.hi, self.chunk, self.job_id
             )
             if not claimed:
                 if self.tasks:  # in flight: they may come back as retries
@@ -322,13 +424,13 @@ class RangeSender:
                 if wait is None or wait > INLINE_WAIT_S:
                     return
                 await asyncio.sleep(min(max(wait, 0.05), 1.0))
+                self._reconciled_at = -1e9  # what was waited for may be an unknown message
                 continue
             i = 0
             while i < len(claimed):
                 grant = self.limiter.acquire(len(claimed) - i)
                 if grant.count == 0:
                     await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
-                    self.refresh_lease()
                     continue
                 t0 = loop.time() + (grant.first_at - time.time())
                 for j in range(grant.count):

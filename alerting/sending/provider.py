@@ -2,9 +2,11 @@
 
 `SMS_PROVIDER=twilio` talks to api.twilio.com (or `TWILIO_BASE_URL`); `simulator` is the same code
 with the base URL pointed at `SIMULATOR_URL`, so the SDK is exercised on the wire either way.
-Every request has a timeout (the SDK's default is none). Errors come out as `ProviderError`,
-transient (429, 5xx, timeouts, connection errors, 20429: try again later) or permanent (21211,
-21610, 21614, ...: never again).
+Every request has a timeout (the SDK's default is none). Errors come out as `ProviderError`:
+transient when the provider proved it did not take the message (429, 5xx, 20429, a refused or
+timed-out connect: try again later), `unknown` when it may have (a timeout or a dropped connection
+after the request was written: look it up with `find_sent` before sending again), else permanent
+(21211, 21610, 21614, ...: never again).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import contextlib
 import functools
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -27,6 +30,7 @@ from alerting.config import Settings
 
 TRANSIENT_CODES = {20429, 20500, 20503, 30001}
 UNSUBSCRIBED = "21610"
+LOOKUP_PATIENCE = 5.0  # a read may take this many times SMS_TIMEOUT
 
 # Twilio's message statuses → ours (our "sending" means claimed by a worker; Twilio's means
 # handed to the carrier, which is still "queued" for us)
@@ -52,13 +56,20 @@ class SendResult:
 
 class ProviderError(Exception):
     def __init__(
-        self, code: str, message: str, *, transient: bool, retry_after: float | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        unknown: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.transient = transient
         self.retry_after = retry_after
+        self.unknown = unknown  # the request may have reached the provider: do not resend blindly
 
 
 def sender_of(settings: Settings) -> str:
@@ -83,11 +94,14 @@ def _retry_after(value: str | None) -> float | None:
 
 class _HttpClient(AsyncTwilioHttpClient):
     """aiohttp with a total timeout and a connection cap; 429 and 5xx raise a transient
-    ProviderError carrying Retry-After (the SDK would drop the header)."""
+    ProviderError carrying Retry-After (the SDK would drop the header). Reads (GET: lookups,
+    status fetches) wait LOOKUP_PATIENCE times longer: waiting costs nothing there, and a
+    provider slower than SMS_TIMEOUT must still be able to say what it holds."""
 
     def __init__(self, timeout: float, connections: int) -> None:
         super().__init__(pool_connections=False, timeout=timeout)
         self._connections = connections
+        self._read_timeout = aiohttp.ClientTimeout(total=timeout * LOOKUP_PATIENCE)
         self._session: aiohttp.ClientSession | None = None
 
     async def request(
@@ -116,6 +130,8 @@ class _HttpClient(AsyncTwilioHttpClient):
         if data:  # encoded here: aiohttp's FormData costs more than the rest of the request
             body = urlencode(data, doseq=True).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # (no `timeout` argument means the session's; None would mean none at all)
+        patient = {"timeout": self._read_timeout} if method.upper() == "GET" else {}
         try:
             async with self._session.request(
                 method.upper(),
@@ -124,14 +140,22 @@ class _HttpClient(AsyncTwilioHttpClient):
                 data=body,
                 headers=headers,
                 allow_redirects=allow_redirects,
+                **patient,
             ) as resp:
                 text = (await resp.read()).decode("utf-8", "replace")
                 status, resp_headers = resp.status, resp.headers
-        except TimeoutError:
-            raise ProviderError("timeout", "no answer in time", transient=True) from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # no connection was made: nothing was written
             raise ProviderError(
                 "connection", str(exc) or type(exc).__name__, transient=True
+            ) from None
+        except TimeoutError:
+            raise ProviderError(
+                "timeout", "no answer in time", transient=True, unknown=True
+            ) from None
+        except aiohttp.ClientError as exc:  # reset or closed once the request was on its way
+            raise ProviderError(
+                "connection-lost", str(exc) or type(exc).__name__, transient=True, unknown=True
             ) from None
         if status == 429 or status >= 500:
             code, message = str(status), text[:200]
@@ -194,6 +218,40 @@ class Provider:
             transient = exc.status == 429 or exc.status >= 500 or exc.code in TRANSIENT_CODES
             raise ProviderError(code, str(exc.msg), transient=transient) from None
         return SendResult(sid=message.sid, status=STATUS_MAP.get(message.status, "queued"))
+
+    async def find_sent(
+        self, to: str, body: str, since: datetime, taken: frozenset[str] = frozenset()
+    ) -> SendResult | None:
+        """The message with this body the provider holds for `to` from our sender, created at
+        or after `since` (UTC, naive), whose SID is not in `taken`; None if it holds none.
+
+        Why not the callback URL (which carries our message id): Twilio's Message resource does
+        not return `status_callback`, so what identifies our message is the recipient, the
+        sender, the body and the time; `taken` (SIDs other rows already hold) keeps two alerts
+        with the same text to the same phone apart. Why not the `DateSent>` filter: `date_sent`
+        stays null until Twilio hands the message to a carrier, so a message still queued at
+        Twilio (the very case after a timeout) would not be listed. The list is newest first,
+        so it is read page by page until `date_created` is older than `since` (second
+        precision, hence the one-second margin)."""
+        kwargs: dict = {"to": to, "page_size": 20}
+        service = self.settings.twilio_messaging_service_sid
+        if not service:
+            kwargs["from_"] = self.settings.twilio_from
+        floor = since.replace(microsecond=0) - timedelta(seconds=1)
+        try:
+            stream = await self.client.messages.stream_async(**kwargs)
+            async for message in stream:
+                created = message.date_created
+                if created is not None and created.replace(tzinfo=None) < floor:
+                    return None
+                if message.sid in taken or message.body != body:
+                    continue
+                if service and message.messaging_service_sid != service:
+                    continue
+                return SendResult(message.sid, STATUS_MAP.get(message.status or "", "queued"))
+        except TwilioException as exc:  # a list page the provider refused: ask again later
+            raise ProviderError("lookup", str(exc), transient=True) from None
+        return None
 
 
 async def fetch_statuses(settings: Settings, sids: list[str]) -> dict[str, tuple[str, str]]:

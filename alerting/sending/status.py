@@ -1,5 +1,5 @@
-"""Status changes that both the fan-out and the webhooks make: receipts (forward only) and
-opt-outs / opt-ins (STOP, START, provider 21610)."""
+"""Status changes that both the fan-out and the webhooks make: receipts (forward only, by
+`states.RANK`) and opt-outs / opt-ins (STOP, START, provider 21610)."""
 
 from __future__ import annotations
 
@@ -22,22 +22,9 @@ from alerting.db import insert_ignore
 from alerting.models import ConsentEvent, DeliveryEvent, Message, OptOut, utcnow
 from alerting.phones import mask
 from alerting.sending.provider import STATUS_MAP
+from alerting.sending.states import receipt_sources, sources
 from alerting.suppression import lift
 from alerting.targeting import bump_register
-
-# how far along a message is; a status only ever moves to a higher rank, finals (4) never move
-RANK = {
-    "pending": 0,
-    "sending": 1,
-    "queued": 2,
-    "accepted": 2,
-    "sent": 3,
-    "delivered": 4,
-    "undelivered": 4,
-    "failed": 4,
-    "skipped": 4,
-    "cancelled": 4,
-}
 
 
 def message_counts(session: Session, alert_id: int) -> dict[str, int]:
@@ -51,16 +38,12 @@ def message_counts(session: Session, alert_id: int) -> dict[str, int]:
     )
 
 
-def below(status: str) -> list[str]:
-    return [s for s, r in RANK.items() if r < RANK[status]]
-
-
 def _receipt_statements():
     """Core statements for the hot path (a receipt is ~1 ms of work, most of it the ORM's)."""
     m, e = Message.__table__, DeliveryEvent.__table__
     statements = {}
     for status in set(STATUS_MAP.values()):
-        behind = m.c.status.in_(below(status))
+        behind = m.c.status.in_(receipt_sources(status))
         statements[status] = (
             update(m)
             .where(m.c.id == bindparam("mid"))
@@ -127,7 +110,7 @@ def opt_out(session: Session, phone: str, source: str, actor: str | None = None)
     session.add(ConsentEvent(phone=phone, action="opt_out", source=source))
     skipped = session.execute(
         update(Message)
-        .where(Message.phone == phone, Message.status == "pending")
+        .where(Message.phone == phone, Message.status.in_(sources("opt_out")))
         .values(status="skipped", updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -1,11 +1,13 @@
 """The periodic sweep (run by every worker process, one at a time through a Redis lock):
 
 1. plans alerts that are due (scheduled ones whose `send_at` has come, or whose plan job vanished);
-2. times out claims that never got an answer (`sending` longer than CLAIM_TIMEOUT → `pending`,
-   or `failed` after SMS_MAX_ATTEMPTS);
-3. re-queues due `pending` messages that no queued job and no running (leased) job covers: a
-   worker killed mid-send, a Redis that lost its queues, a retry or a quiet-hours hold that
-   became due;
+2. takes over the claims of send jobs that are gone (`sending` by a job with neither a lease nor
+   a place in a queue: a worker killed mid-send, seconds after its last heartbeat) or that got no
+   answer within CLAIM_TIMEOUT: they become `unknown`, since the provider may hold them, and are
+   reconciled with the provider before any resend (alerting.sending.reconcile);
+3. cancels what still waits in a cancelled alert, and re-queues due `pending` and `unknown`
+   messages that no queued job and no running (leased) job covers: a worker killed mid-send, a
+   Redis that lost its queues, a retry or a quiet-hours hold that became due;
 4. asks the provider for the status of messages whose receipt has not come within
    RECEIPT_TIMEOUT (a lost callback, a Redis that lost the receipt buffer);
 5. moves alerts on: `sending → sent` when nothing waits, `→ completed` when every message is final.
@@ -35,6 +37,7 @@ from alerting.sending.planning import (
 from alerting.sending.provider import fetch_statuses
 from alerting.sending.queues import LEASES, QUEUES, URGENT, queue, queue_name, redis_for
 from alerting.sending.receipts import drain_if_stranded
+from alerting.sending.states import SENDING_ALERT_STATES, sources
 from alerting.sending.status import apply_receipt, message_counts
 
 log = logging.getLogger(__name__)
@@ -87,38 +90,52 @@ def sweep(app: Flask) -> dict[str, int]:
                     enqueue_plan(alert)
                     stats["planned"] += 1
 
-            # 2. claims that got no answer
+            # 2. claims whose job is gone, or that got no answer
             cutoff = now - timedelta(seconds=settings.claim_timeout_s)
-            stale = and_(Message.status == "sending", Message.claimed_at < cutoff)
-            failed = session.execute(
+            settled = now - timedelta(seconds=GRACE_S)  # claims made after `live` was read
+            stats["timed_out"] = session.execute(
                 update(Message)
-                .where(stale, Message.attempts >= settings.sms_max_attempts)
-                .values(status="failed", error_code="timeout", updated_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            back = session.execute(
-                update(Message)
-                .where(stale)
-                .values(
-                    status="pending",
-                    next_attempt_at=now,
-                    error_code="timeout",
-                    updated_at=now - timedelta(seconds=GRACE_S),
+                .where(
+                    Message.status.in_(sources("no_answer")),
+                    Message.claimed_at < settled,
+                    or_(
+                        Message.claimed_at < cutoff,
+                        Message.claimed_by.is_(None),
+                        Message.claimed_by.not_in(live),
+                    ),
                 )
+                .values(status="unknown", error_code="no answer", updated_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
             session.commit()
-            stats["timed_out"] = failed + back
 
-            # 3. due messages no job covers
+            # 3. what waits in a cancelled alert (a retry that came back after the cancel) is
+            # cancelled; due messages no job covers are re-queued (`unknown` ones whatever the
+            # alert's status: the job reconciles them)
+            stopped = select(Alert.id).where(Alert.status.not_in(SENDING_ALERT_STATES))
+            session.execute(
+                update(Message)
+                .where(Message.status.in_(sources("cancel")), Message.alert_id.in_(stopped))
+                .values(status="cancelled", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
             rows = session.execute(
                 select(Message.id, Message.alert_id, Alert.category)
                 .join(Alert, Alert.id == Message.alert_id)
                 .where(
-                    Message.status == "pending",
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                    or_(
+                        and_(
+                            Message.status == "pending",
+                            or_(
+                                Message.next_attempt_at.is_(None),
+                                Message.next_attempt_at <= now,
+                            ),
+                            Alert.status.in_(SENDING_ALERT_STATES),
+                        ),
+                        Message.status == "unknown",
+                    ),
                     Message.updated_at <= now - timedelta(seconds=GRACE_S),
-                    Alert.status != "cancelled",
                 )
                 .order_by(Message.alert_id, Message.id)
             ).all()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from urllib.parse import urlencode
 
 from .callbacks import Dispatcher
 from .http11 import Request, Response
-from .state import ApiError, State
-from .wire import API_VERSION, error_body, rfc2822
+from .state import ApiError, SentFilter, State
+from .wire import API_VERSION, error_body, parse_date_filter, rfc2822
 
 
 def twilio_error(error: ApiError | int, **fields: str) -> Response:
@@ -98,24 +99,52 @@ class TwilioApi:
             return Response.json(result.resource(), status=201)
 
     def _list(self, req: Request) -> Response:
+        """ListMessage: filters To, From, DateSent, DateSent<, DateSent>; PageSize, Page and
+        PageToken (the SID after which the next page starts), newest first."""
         args = req.args()
         try:
             size = max(1, min(1000, int(args.get("PageSize", "50"))))
+            page = max(0, int(args.get("Page", "0")))
         except ValueError:
-            size = 50
-        items = self.state.resources(args.get("To"), args.get("From"), size)
-        uri = req.path
+            size, page = 50, 0
+        bounds = {}
+        for key in ("DateSent", "DateSent<", "DateSent>"):
+            if args.get(key):
+                bound = parse_date_filter(args[key])
+                if bound is None:
+                    return twilio_error(20001, field=key, value=args[key])
+                bounds[key] = bound
+        sent = None
+        if bounds:
+            on = bounds.get("DateSent")
+            sent = SentFilter(
+                on=(on[0], on[0] + (86400 if on[1] else 1)) if on else None,
+                before=bounds.get("DateSent<"),
+                after=bounds.get("DateSent>"),
+            )
+        token = args.get("PageToken", "")
+        items, last = self.state.resources(
+            args.get("To"), args.get("From"), size, sent, token[2:] if token else None
+        )
+        filters = [(k, args[k]) for k in ("To", "From", *bounds) if args.get(k)]
+
+        def page_uri(number: int, page_token: str | None = None) -> str:
+            query = [*filters, ("PageSize", size), ("Page", number)]
+            if page_token:
+                query.append(("PageToken", page_token))
+            return f"{req.path}?{urlencode(query)}"
+
         return Response.json(
             {
                 "messages": items,
-                "end": max(0, len(items) - 1),
-                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
-                "next_page_uri": None,
-                "page": 0,
+                "end": page * size + max(0, len(items) - 1),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1, "PA" + last) if last else None,
+                "page": page,
                 "page_size": size,
-                "previous_page_uri": None,
-                "start": 0,
-                "uri": f"{uri}?PageSize={size}&Page=0",
+                "previous_page_uri": None,  # pages go forward only (PageToken)
+                "start": page * size,
+                "uri": page_uri(page, token or None),
             }
         )
 

@@ -432,15 +432,53 @@ class State:
                 source = source[-limit:] if limit > 0 else []
             return [m.summary() for m in source]
 
-    def resources(self, to: str | None, from_: str | None, limit: int) -> list[dict[str, Any]]:
-        """Newest first, like Twilio's list endpoint."""
+    def resources(
+        self,
+        to: str | None,
+        from_: str | None,
+        limit: int,
+        sent: SentFilter | None = None,
+        after_sid: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the list endpoint, newest first like Twilio's: up to `limit` resources
+        after the message `after_sid` (the previous page's last), and the SID to continue
+        after (None on the last page)."""
         with self.lock:
             source = self.by_to.get(to, ()) if to is not None else self.messages.values()
-            out = []
+            out: list[dict[str, Any]] = []
+            skipping = after_sid is not None
             for m in reversed(source):
+                if skipping:
+                    skipping = m.sid != after_sid
+                    continue
                 if from_ is not None and m.from_ != from_:
                     continue
+                if sent is not None and not sent.matches(m.sent_ts):
+                    continue
+                if len(out) == limit:
+                    return out, out[-1]["sid"]
                 out.append(m.resource())
-                if len(out) >= limit:
-                    break
-            return out
+            return out, None
+
+
+@dataclass(frozen=True)
+class SentFilter:
+    """Twilio's `DateSent`, `DateSent<`, `DateSent>` filters (inclusive: "on", "on and before",
+    "on and after"). A date-only bound compares the sent date, a date-time bound the sent time.
+    Messages not sent yet (`date_sent` null) match no filter."""
+
+    on: tuple[float, float] | None = None  # [start, end) of a day, or one instant
+    before: tuple[float, bool] | None = None  # (bound, date only)
+    after: tuple[float, bool] | None = None
+
+    def matches(self, sent_ts: float | None) -> bool:
+        if sent_ts is None:
+            return False
+        t = int(sent_ts)  # date_sent has one-second precision
+        if self.on is not None and not self.on[0] <= t < self.on[1]:
+            return False
+        if self.before is not None:
+            bound, day = self.before
+            if t >= bound + (86400 if day else 1):
+                return False
+        return not (self.after is not None and t < self.after[0])

@@ -6,17 +6,21 @@ description (reference/twilio/twilio_api_v2010.json) without reading server code
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
 import os
 import re
 import time
 import unicodedata
+from datetime import UTC, datetime
 
 API_VERSION = "2010-04-01"
 
 # Twilio's messages for the codes the simulator produces, with their HTTP status.
 ERRORS: dict[int, tuple[int, str]] = {
     20003: (401, "Authenticate"),
+    20001: (400, "Invalid {field}: {value}"),
     20004: (405, "Method not allowed"),
     20404: (404, "The requested resource {path} was not found"),
     20429: (429, "Too Many Requests"),
@@ -121,6 +125,27 @@ def rfc2822(ts: float) -> str:
     )
     _rfc_cache = (second, text)
     return text
+
+
+def parse_date_filter(value: str) -> tuple[float, bool] | None:
+    """A `DateSent` filter value as (Unix time, date only), in the formats Twilio accepts:
+    `YYYY-MM-DD`, the SDK's `YYYY-MM-DDTHH:MM:SSZ`, `YYYY-MM-DD HH:MM:SS[.fff]` and RFC 2822
+    (`Wed, 19 Jun 2019 22:04:00 -0000`); None when it is none of them. GMT unless an offset
+    is given."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+            return day.timestamp(), True
+        for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+            with contextlib.suppress(ValueError):
+                return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp(), False
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp(), False
 
 
 def iso_us(us: int) -> str:

@@ -6,7 +6,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var FINAL_ALERT = ["completed", "cancelled"];
   var GROUPS = {
-    pending: ["pending", "sending"], sent: ["queued", "accepted", "sent"],
+    pending: ["pending", "sending", "unknown"], sent: ["queued", "accepted", "sent"],
     delivered: ["delivered"], undelivered: ["undelivered"], failed: ["failed"],
     skipped: ["skipped"], cancelled: ["cancelled"]
   };
