@@ -23,6 +23,7 @@ from rq import get_current_job
 from sqlalchemy import Engine, bindparam, case, or_, select, update
 
 from alerting.models import Message, utcnow
+from alerting.sending import shutdown
 from alerting.sending.provider import UNSUBSCRIBED, Provider, ProviderError, sender_of
 from alerting.sending.queues import (
     LEASES,
@@ -35,7 +36,7 @@ from alerting.sending.queues import (
 from alerting.sending.ratelimit import RateLimiter
 
 LEASE_S = 15.0  # a running job refreshes its lease at least this often
-TIME_BUDGET_S = 60.0  # then the job re-enqueues the rest of its range and ends
+TIME_BUDGET_S = 60.0  # then (or at SIGTERM) the job re-enqueues the rest of its range and ends
 INLINE_WAIT_S = 5.0  # retries due within this are waited for in the job; later ones: the sweep
 FLUSH_S = 0.05
 MAX_LATE_S = 0.005  # a send this late for its slot takes a new one (at rates up to ~500/s)
@@ -300,7 +301,7 @@ class RangeSender:
         while True:
             self.refresh_lease()
             action = self.must_yield()
-            if action == "requeue" or loop.time() > deadline:
+            if action == "requeue" or loop.time() > deadline or shutdown.requested():
                 self.requeue()
                 return
             if action == "pause":
