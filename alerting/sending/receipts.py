@@ -39,6 +39,7 @@ DRAINING = "alerting:receipts-draining"  # set while a drain job is queued or ru
 PROCESSING = "alerting:receipts-processing:"  # + drain id: the batch a drain is applying
 DRAINS = "alerting:receipts-drains"  # zset: processing list → lease expiry (unix seconds)
 DEAD = "alerting:receipts-dead"  # receipts that could not be applied: {"item", "reason", "at"}
+DEAD_KEEP = 10_000  # the newest dead letters kept: a flood of bad receipts cannot fill Redis
 BATCH = 500
 LEASE_S = 15.0  # a drain renews its flag and its lease every batch (a batch takes ~0.5 s)
 MAX_MESSAGE_ID = 2**31 - 1  # messages.id is a 32-bit integer in PostgreSQL
@@ -94,7 +95,7 @@ def refusal(message_id: int | None, params: dict[str, str]) -> str | None:
             return f"field {key[:40]!r} contains a NUL byte"
     for key in ("MessageSid", "SmsSid"):
         sid = params.get(key, "")
-        if len(sid) > SID_MAX or not (sid.isascii() and sid.isalnum() or sid == ""):
+        if len(sid) > SID_MAX or (sid and not (sid.isascii() and sid.isalnum())):
             return f"{key} must be at most {SID_MAX} letters and digits (got {len(sid)} characters)"
     for key, limit in LIMITS.items():
         if len(params.get(key, "")) > limit:
@@ -112,7 +113,7 @@ def accept(app: Flask, message_id: int | None, params: dict[str, str]) -> None:
         with conn.pipeline(transaction=False) as pipe:
             pipe.rpush(BUFFER, json.dumps([message_id, params]))
             pipe.set(DRAINING, "1", nx=True, ex=int(LEASE_S))
-            _length, first = pipe.execute()
+            _n, first = pipe.execute()
         if first:
             enqueue_drain(conn)
     except redis.RedisError:
@@ -140,10 +141,19 @@ def recover(conn) -> int:
     return _put_back(conn, dead, now)
 
 
+def _reason(exc: Exception) -> str:
+    """The error without the statement and its parameters (a receipt's hold phone numbers)."""
+    detail = getattr(exc, "orig", None) or exc
+    return f"{type(detail).__name__}: {detail}"[:500]
+
+
 def _dead_letter(conn, item: bytes, reason: str) -> None:
     log.error("receipt dead-lettered: %s", reason)
     entry = {"item": item.decode(errors="replace"), "reason": reason, "at": utcnow().isoformat()}
-    conn.rpush(DEAD, json.dumps(entry))
+    with conn.pipeline() as pipe:
+        pipe.rpush(DEAD, json.dumps(entry))
+        pipe.ltrim(DEAD, -DEAD_KEEP, -1)
+        pipe.execute()
 
 
 def _apply(db_conn, item: bytes) -> None:
@@ -178,8 +188,8 @@ class Drain:
                     _apply(db_conn, item)
         except UNAVAILABLE:
             raise
-        except Exception:  # one bad item: find it, keep the others
-            log.warning("a receipt batch failed; applying it item by item", exc_info=True)
+        except Exception as exc:  # one bad item: find it, keep the others
+            log.warning("a receipt batch failed (%s); applying it item by item", _reason(exc))
             return self.apply_one_by_one(items)
         self.done_with_batch()
         return len(items)
@@ -196,7 +206,7 @@ class Drain:
             except UNAVAILABLE:
                 raise
             except Exception as exc:
-                _dead_letter(self.conn, item, f"{type(exc).__name__}: {exc}"[:500])
+                _dead_letter(self.conn, item, _reason(exc))
             self.conn.lpop(self.processing)  # the head: this item, applied or dead-lettered
         return applied
 
@@ -215,12 +225,12 @@ class Drain:
                     return done
                 self.conn.expire(DRAINING, int(LEASE_S))
                 done += self.apply(items)
-            if self.conn.llen(BUFFER):  # stopped: another worker takes over the rest
-                self.conn.set(DRAINING, "1", ex=int(LEASE_S))
-                enqueue_drain(self.conn)
-            return done
         finally:
-            _put_back(self.conn, [self.processing], ALWAYS)
+            _put_back(self.conn, [self.processing], ALWAYS)  # taken and not applied
+        if self.conn.llen(BUFFER):  # stopped: another worker takes over the rest
+            self.conn.set(DRAINING, "1", ex=int(LEASE_S))
+            enqueue_drain(self.conn)
+        return done
 
 
 def drain(app: Flask, stopping: Callable[[], bool] = shutdown.requested) -> int:
