@@ -1,7 +1,8 @@
 """The alert service: create, follow up, cancel and summarise alerts (API, CLI and UI share it).
 
-Creating an alert stores it and enqueues its plan (alerting.sending.planning) on the queue of its
-urgency; a scheduled alert (send_at in the future) is planned by the worker's sweep when due.
+Creating an alert or a follow-up stores it and enqueues its plan (alerting.sending.planning) on
+the queue of its urgency; a scheduled alert (send_at in the future), or one whose plan could not be
+enqueued or died halfway, is planned by the worker's sweep when due.
 Recipients come only from `Register.target(area)`, the function the preview uses.
 """
 
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerting import current
@@ -29,10 +30,12 @@ from alerting.models import (
     Alert,
     Area,
     Message,
+    OptOut,
     utcnow,
 )
+from alerting.sending.planning import cancel_pending, enqueue_plan, follow_up_recipients
 from alerting.sending.provider import sender_of
-from alerting.sending.states import alert_may_become, sources
+from alerting.sending.states import alert_may_become
 from alerting.sending.status import message_counts
 
 log = logging.getLogger(__name__)
@@ -172,8 +175,6 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 def _enqueue_plan(alert: Alert) -> None:
-    from alerting.sending.planning import enqueue_plan
-
     try:
         enqueue_plan(alert)
     except redis.RedisError:  # the sweep plans it once Redis is back
@@ -263,9 +264,7 @@ def follow_up(
 ) -> Alert:
     """An alert to exactly the parent's recipients (or those whose message is in
     `only_statuses`, e.g. ("undelivered", "failed") to resend to failures); opted-out numbers
-    are still skipped. Planned at once, sent by the workers."""
-    from alerting.sending.planning import plan_follow_up
-
+    are still skipped. Planned and sent by the workers, like every alert."""
     parent = session.get(Alert, parent_id, populate_existing=True)
     if parent is None:
         raise AlertRefused(404, "not found", f"there is no alert {parent_id}")
@@ -288,10 +287,17 @@ def follow_up(
         area_name=parent.area_name,
         area_id=parent.area_id,
         parent_id=parent.id,
+        follow_up_statuses=list(only_statuses) if only_statuses else None,
         status="scheduled",
         sender=sender_of(current.settings()),
         created_by=who.audit_name,
     )
+    phones = follow_up_recipients(alert).with_only_columns(Message.phone).subquery()
+    alert.recipients = session.scalar(select(func.count()).select_from(phones))
+    alert.skipped = session.scalar(
+        select(func.count()).select_from(phones).join(OptOut, OptOut.phone == phones.c.phone)
+    )
+    alert.recipients -= alert.skipped
     session.add(alert)
     session.flush()
     record(
@@ -306,18 +312,8 @@ def follow_up(
         only_statuses=list(only_statuses) if only_statuses else None,
     )
     session.commit()
-    plan_follow_up(session, alert, tuple(only_statuses) if only_statuses else None)
-    session.refresh(alert)
+    _enqueue_plan(alert)
     return alert
-
-
-def cancel_pending(session: Session, alert_id: int) -> int:
-    return session.execute(
-        update(Message)
-        .where(Message.alert_id == alert_id, Message.status.in_(sources("cancel")))
-        .values(status="cancelled", updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
 
 
 def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:

@@ -47,18 +47,25 @@ def _twiml(text: str | None) -> Response:
     )
 
 
-@bp.post("/twilio/status/<int:message_id>")
-def status(message_id: int):
+def _receipt(message_id: int | None) -> Response | tuple[str, int]:
+    """Buffer a signed status callback, or refuse one the database cannot store with 400 and
+    the reason: the provider's log shows it, and a 4xx (unlike a 5xx) is not retried."""
     params = _signed_params()
+    reason = receipts.refusal(message_id, params)
+    if reason:
+        return Response(f"Receipt refused: {reason}\n", status=400, mimetype="text/plain")
     receipts.accept(current_app, message_id, params)
     return "", 204
 
 
+@bp.post("/twilio/status/<int:message_id>")
+def status(message_id: int):
+    return _receipt(message_id)
+
+
 @bp.post("/twilio/status")
 def status_by_sid():
-    params = _signed_params()
-    receipts.accept(current_app, None, params)
-    return "", 204
+    return _receipt(None)
 
 
 def _language(session: Session, phone: str) -> str:

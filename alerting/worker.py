@@ -16,10 +16,21 @@ import time
 import redis
 from rq import SimpleWorker
 
+from alerting.sending import shutdown
 from alerting.sending.queues import QUEUES, queue, redis_for, set_job_app
 from alerting.sending.sweep import start_sweeper
 
 log = logging.getLogger("alerting.worker")
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker, except that SIGTERM also tells the running job to hand back what it
+    has not done (alerting.sending.shutdown): RQ alone would let a long drain or send run on,
+    and the process would stop a minute later or be killed."""
+
+    def request_stop(self, signum, frame) -> None:
+        shutdown.request()
+        super().request_stop(signum, frame)
 
 
 def main(burst: bool = False, name: str | None = None) -> None:
@@ -42,7 +53,7 @@ def main(burst: bool = False, name: str | None = None) -> None:
     try:
         while True:
             try:
-                worker = SimpleWorker([queue(n, conn) for n in QUEUES], connection=conn, name=name)
+                worker = Worker([queue(n, conn) for n in QUEUES], connection=conn, name=name)
                 worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
                 return
             except (redis.ConnectionError, redis.TimeoutError) as exc:

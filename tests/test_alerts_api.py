@@ -233,6 +233,8 @@ def test_follow_up_goes_to_exactly_the_parents_recipients(app, session):
             session, OPERATOR, parent.id, title="All clear", texts={"default": "Water is back"}
         )
         assert clear.parent_id == parent.id and clear.category == "water"
+        assert (clear.status, clear.recipients, clear.skipped) == ("scheduled", 3, 1)
+        planning.plan(clear.id)  # on the queue like every alert: the worker's job
         got = messages(session, clear.id)
         assert set(got) == {"+4790000001", "+4790000002", "+4790000003", "+4790000004"}
         assert got["+4790000004"].status == "skipped"
@@ -244,6 +246,7 @@ def test_follow_up_goes_to_exactly_the_parents_recipients(app, session):
             texts={"default": "x"},
             only_statuses=("undelivered", "failed"),
         )
+        planning.plan(retry.id)
         assert set(messages(session, retry.id)) == {"+4790000002", "+4790000003"}
         with pytest.raises(AlertRefused) as refused:
             follow_up(

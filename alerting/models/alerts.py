@@ -88,6 +88,9 @@ class Alert(Base):
     area_version: Mapped[int | None] = mapped_column(Integer)
     # a follow-up ("all clear") goes to exactly the recipients of its parent
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    # a follow-up only to the parent's messages in these statuses (a resend to failures);
+    # None: to all of the parent's recipients
+    follow_up_statuses: Mapped[list[str] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     sender: Mapped[str] = mapped_column(String(64), default="")
     created_by: Mapped[str] = mapped_column(String(254), default="")

@@ -31,6 +31,7 @@ from rq import get_current_job
 from sqlalchemy import Engine, and_, bindparam, exists, or_, select, update
 
 from alerting.models import Alert, Message, utcnow
+from alerting.sending import shutdown
 from alerting.sending.provider import UNSUBSCRIBED, Provider, ProviderError, sender_of
 from alerting.sending.queues import (
     LEASES,
@@ -49,7 +50,7 @@ HEARTBEAT_S = 1.0
 RECONCILE_AFTER_S = 2.0  # an `unknown` message is looked up this long after its request ended
 RECONCILE_EVERY_S = 1.0
 OPEN_CHECK_S = 0.2
-TIME_BUDGET_S = 60.0  # then the job re-enqueues the rest of its range and ends
+TIME_BUDGET_S = 60.0  # then (or at SIGTERM) the job re-enqueues the rest of its range and ends
 INLINE_WAIT_S = 5.0  # retries due within this are waited for in the job; later ones: the sweep
 FLUSH_S = 0.05
 MAX_LATE_S = 0.005  # a send this late for its slot takes a new one (at rates up to ~500/s)
@@ -402,7 +403,7 @@ class RangeSender:
                     sem,
                 )
             action = self.must_yield()
-            if action == "requeue" or loop.time() > deadline:
+            if action == "requeue" or loop.time() > deadline or shutdown.requested():
                 self.requeue()
                 return
             if action == "pause":

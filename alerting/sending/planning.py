@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from rq import Queue, get_current_job
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -35,6 +35,7 @@ from alerting.sending.queues import (
     queue_name,
     redis_for,
 )
+from alerting.sending.states import sources
 from alerting.sending.status import message_counts
 
 FIRST_CHUNK = 200  # small, so the first send job is queued within milliseconds
@@ -291,10 +292,18 @@ def finish_plan(session, alert: Alert, declined: int, **detail) -> None:
     )
     session.commit()
     if session.scalar(select(Alert.status).where(Alert.id == alert.id)) == "cancelled":
-        from alerting.alerts import cancel_pending
-
         cancel_pending(session, alert.id)
         session.commit()
+
+
+def cancel_pending(session, alert_id: int) -> int:
+    """The alert's messages not yet handed to the provider become `cancelled`."""
+    return session.execute(
+        update(Message)
+        .where(Message.alert_id == alert_id, Message.status.in_(sources("cancel")))
+        .values(status="cancelled", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def plan_area_alert(session, alert: Alert) -> None:
@@ -335,17 +344,23 @@ def plan_area_alert(session, alert: Alert) -> None:
     finish_plan(session, alert, declined)
 
 
-def plan_follow_up(session, alert: Alert, only_statuses: tuple[str, ...] | None) -> None:
-    """Plan a follow-up: exactly the parent's recipients (or those whose message is in
-    `only_statuses`), still skipping numbers that opted out since."""
+def follow_up_recipients(alert: Alert) -> Select:
+    """The parent's messages a follow-up goes to: those in `follow_up_statuses`, else all that
+    were not skipped or cancelled."""
     query = select(Message.phone, Message.resident_id, Message.language).where(
         Message.alert_id == alert.parent_id
     )
-    if only_statuses:
-        query = query.where(Message.status.in_(only_statuses))
+    if alert.follow_up_statuses:
+        query = query.where(Message.status.in_(alert.follow_up_statuses))
     else:
         query = query.where(Message.status.not_in(("skipped", "cancelled")))
-    parent = session.execute(query.order_by(Message.id)).all()
+    return query.order_by(Message.id)
+
+
+def plan_follow_up(session, alert: Alert) -> None:
+    """Plan a follow-up: exactly the parent's recipients (see `follow_up_recipients`), still
+    skipping numbers that opted out since."""
+    parent = session.execute(follow_up_recipients(alert)).all()
     people = load_people(session, {r.resident_id for r in parent if r.resident_id})
     phones: dict[str, list[Person]] = {}
     for phone, resident_id, language in parent:
@@ -359,14 +374,18 @@ def plan_follow_up(session, alert: Alert, only_statuses: tuple[str, ...] | None)
 
 
 def plan(alert_id: int) -> None:
-    """Plan an area alert that is due (idempotent: a second run finds nothing to do)."""
+    """Plan an alert or follow-up that is due (idempotent: a run after one that died halfway
+    adds only what is missing)."""
     session = db()
     alert = session.get(Alert, alert_id)
-    if alert is None or alert.status != "scheduled" or alert.parent_id is not None:
+    if alert is None or alert.status != "scheduled":
         return
     if alert.send_at is not None and alert.send_at > utcnow():
         return
-    plan_area_alert(session, alert)
+    if alert.parent_id is None:
+        plan_area_alert(session, alert)
+    else:
+        plan_follow_up(session, alert)
 
 
 def plan_job(alert_id: int) -> None:

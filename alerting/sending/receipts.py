@@ -1,17 +1,34 @@
-"""Status callbacks are buffered: the webhook checks the signature and appends the callback to a
-Redis list (so it answers in well under a millisecond of work), and a job on the default queue
-applies the buffer in batches, one transaction per 500. When Redis is unavailable the webhook
-applies the callback to the database itself. Applying is idempotent (status only moves forward),
-so a batch re-applied after a crash changes nothing but the event log."""
+"""Status callbacks are buffered: the webhook checks the signature and that the callback can be
+stored (else a 400 with the reason: the provider logs it and, unlike a 5xx, does not retry it),
+appends it to a Redis list (well under a millisecond of work) and makes sure a drain job on the
+default queue applies the buffer in batches, one transaction per 500. When Redis is unavailable
+the webhook applies the callback to the database itself.
+
+Each drain takes a batch with one Lua script that moves it from the buffer into the drain's own
+processing list, so two drains never take the same receipt; the list has a lease, and the list of
+a drain that died (killed, or stopped by a database outage) is put back into the buffer once its
+lease has run out. A batch whose transaction fails is applied item by item, and an item that
+still fails goes to the dead-letter list with its reason instead of blocking every later receipt.
+On SIGTERM a drain stops between batches and puts back what it took and did not apply. Applying
+is idempotent (status only moves forward), so a batch applied again after a crash changes
+nothing but the event log."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
+from collections.abc import Callable
 
 import redis
 from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from alerting.models import DeliveryEvent, Message, utcnow
+from alerting.sending import shutdown
 from alerting.sending.queues import DEFAULT, queue, redis_for
 from alerting.sending.status import apply_receipt
 
@@ -19,17 +36,84 @@ log = logging.getLogger(__name__)
 
 BUFFER = "alerting:receipts"
 DRAINING = "alerting:receipts-draining"  # set while a drain job is queued or running
+PROCESSING = "alerting:receipts-processing:"  # + drain id: the batch a drain is applying
+DRAINS = "alerting:receipts-drains"  # zset: processing list → lease expiry (unix seconds)
+DEAD = "alerting:receipts-dead"  # receipts that could not be applied: {"item", "reason", "at"}
+DEAD_KEEP = 10_000  # the newest dead letters kept: a flood of bad receipts cannot fill Redis
 BATCH = 500
+LEASE_S = 15.0  # a drain renews its flag and its lease every batch (a batch takes ~0.5 s)
+MAX_MESSAGE_ID = 2**31 - 1  # messages.id is a 32-bit integer in PostgreSQL
+# the database is away: the receipts wait in Redis (put back), they are not dead letters
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+_TAKE = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+  redis.call('RPUSH', KEYS[2], unpack(items))
+  redis.call('ZADD', KEYS[3], ARGV[2], KEYS[2])
+end
+return items
+"""
+# KEYS[3..]: processing lists to put back in front of the buffer, each only if its lease ran
+# out before ARGV[1] (a slow but living drain renewed it meanwhile: it keeps its batch)
+_PUT_BACK = """
+local n = 0
+for k = 3, #KEYS do
+  local lease = redis.call('ZSCORE', KEYS[2], KEYS[k])
+  if (not lease) or tonumber(lease) <= tonumber(ARGV[1]) then
+    local items = redis.call('LRANGE', KEYS[k], 0, -1)
+    for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
+    n = n + #items
+    redis.call('DEL', KEYS[k])
+    redis.call('ZREM', KEYS[2], KEYS[k])
+  end
+end
+return n
+"""
+ALWAYS = 1e18  # a lease that has always run out: the caller's own list
+
+
+def _length(column) -> int:
+    return column.type.length
+
+
+SID_MAX = min(_length(Message.provider_sid), _length(DeliveryEvent.provider_sid))
+LIMITS = {
+    "MessageStatus": _length(DeliveryEvent.status),
+    "SmsStatus": _length(DeliveryEvent.status),
+    "ErrorCode": min(_length(Message.error_code), _length(DeliveryEvent.error_code)),
+}
+
+
+def refusal(message_id: int | None, params: dict[str, str]) -> str | None:
+    """Why this callback cannot be stored, for the provider's log; None when it can."""
+    if message_id is not None and not 0 < message_id <= MAX_MESSAGE_ID:
+        return f"message id {message_id} is out of range (1 to {MAX_MESSAGE_ID})"
+    for key, value in params.items():
+        if "\x00" in key or "\x00" in value:
+            return f"field {key[:40]!r} contains a NUL byte"
+    for key in ("MessageSid", "SmsSid"):
+        sid = params.get(key, "")
+        if len(sid) > SID_MAX or (sid and not (sid.isascii() and sid.isalnum())):
+            return f"{key} must be at most {SID_MAX} letters and digits (got {len(sid)} characters)"
+    for key, limit in LIMITS.items():
+        if len(params.get(key, "")) > limit:
+            return f"{key} has {len(params[key])} characters; at most {limit}"
+    if message_id is None and not (params.get("MessageSid") or params.get("SmsSid")):
+        return "a status callback without a message id in its URL needs a MessageSid"
+    return None
 
 
 def accept(app: Flask, message_id: int | None, params: dict[str, str]) -> None:
-    """The webhook's part: buffer the callback and make sure a drain job is on its way."""
+    """The webhook's part (after `refusal`): buffer the callback and make sure a drain job is
+    on its way."""
     conn = redis_for(app.extensions["alerting.settings"].redis_url)
     try:
         with conn.pipeline(transaction=False) as pipe:
             pipe.rpush(BUFFER, json.dumps([message_id, params]))
-            pipe.set(DRAINING, "1", nx=True, ex=60)
-            _length, first = pipe.execute()
+            pipe.set(DRAINING, "1", nx=True, ex=int(LEASE_S))
+            _n, first = pipe.execute()
         if first:
             enqueue_drain(conn)
     except redis.RedisError:
@@ -44,26 +128,116 @@ def enqueue_drain(conn) -> None:
     )
 
 
-def drain(app: Flask) -> int:
-    """Apply buffered callbacks until the buffer is empty; returns how many."""
-    conn = redis_for(app.extensions["alerting.settings"].redis_url)
-    engine = app.extensions["alerting.engine"]
-    done = 0
-    while True:
-        items = conn.lrange(BUFFER, 0, BATCH - 1)
-        if not items:
-            conn.delete(DRAINING)
-            # a callback buffered between the read and the delete saw DRAINING set: take it
-            if conn.llen(BUFFER) and conn.set(DRAINING, "1", nx=True, ex=60):
-                continue
-            return done
-        conn.expire(DRAINING, 60)
-        with engine.begin() as db_conn:
-            for item in items:
-                message_id, params = json.loads(item)
-                apply_receipt(db_conn, message_id, params)
-        conn.ltrim(BUFFER, len(items), -1)  # only after the commit: at least once
-        done += len(items)
+def _put_back(conn, lists: list[str], expired_before: float) -> int:
+    if not lists:
+        return 0
+    return int(conn.eval(_PUT_BACK, 2 + len(lists), BUFFER, DRAINS, *lists, expired_before))
+
+
+def recover(conn) -> int:
+    """Put the batches of drains whose lease ran out back into the buffer; how many receipts."""
+    now = time.time()
+    dead = [m.decode() for m in conn.zrangebyscore(DRAINS, "-inf", now)]
+    return _put_back(conn, dead, now)
+
+
+def _reason(exc: Exception) -> str:
+    """The error without the statement and its parameters (a receipt's hold phone numbers)."""
+    detail = getattr(exc, "orig", None) or exc
+    return f"{type(detail).__name__}: {detail}"[:500]
+
+
+def _dead_letter(conn, item: bytes, reason: str) -> None:
+    log.error("receipt dead-lettered: %s", reason)
+    entry = {"item": item.decode(errors="replace"), "reason": reason, "at": utcnow().isoformat()}
+    with conn.pipeline() as pipe:
+        pipe.rpush(DEAD, json.dumps(entry))
+        pipe.ltrim(DEAD, -DEAD_KEEP, -1)
+        pipe.execute()
+
+
+def _apply(db_conn, item: bytes) -> None:
+    message_id, params = json.loads(item)
+    apply_receipt(db_conn, message_id, params)
+
+
+class Drain:
+    """One drain: takes batches into its own processing list and applies them."""
+
+    def __init__(self, app: Flask, stopping: Callable[[], bool]) -> None:
+        self.conn = redis_for(app.extensions["alerting.settings"].redis_url)
+        self.engine: Engine = app.extensions["alerting.engine"]
+        self.stopping = stopping
+        self.processing = PROCESSING + uuid.uuid4().hex
+
+    def take(self) -> list[bytes]:
+        expiry = time.time() + LEASE_S
+        return self.conn.eval(_TAKE, 3, BUFFER, self.processing, DRAINS, BATCH, expiry)
+
+    def done_with_batch(self) -> None:
+        with self.conn.pipeline() as pipe:
+            pipe.delete(self.processing)
+            pipe.zrem(DRAINS, self.processing)
+            pipe.execute()
+
+    def apply(self, items: list[bytes]) -> int:
+        """The batch in one transaction, else item by item; returns how many were applied."""
+        try:
+            with self.engine.begin() as db_conn:
+                for item in items:
+                    _apply(db_conn, item)
+        except UNAVAILABLE:
+            raise
+        except Exception as exc:  # one bad item: find it, keep the others
+            log.warning("a receipt batch failed (%s); applying it item by item", _reason(exc))
+            return self.apply_one_by_one(items)
+        self.done_with_batch()
+        return len(items)
+
+    def apply_one_by_one(self, items: list[bytes]) -> int:
+        applied = 0
+        for item in items:
+            if self.stopping():
+                break  # the rest is put back
+            try:
+                with self.engine.begin() as db_conn:
+                    _apply(db_conn, item)
+                applied += 1
+            except UNAVAILABLE:
+                raise
+            except Exception as exc:
+                _dead_letter(self.conn, item, _reason(exc))
+            self.conn.lpop(self.processing)  # the head: this item, applied or dead-lettered
+        return applied
+
+    def run(self) -> int:
+        done = 0
+        try:
+            while not self.stopping():
+                items = self.take()
+                if not items:
+                    self.conn.delete(DRAINING)
+                    # a callback buffered between the take and the delete saw DRAINING set
+                    if self.conn.llen(BUFFER) and self.conn.set(
+                        DRAINING, "1", nx=True, ex=int(LEASE_S)
+                    ):
+                        continue
+                    return done
+                self.conn.expire(DRAINING, int(LEASE_S))
+                done += self.apply(items)
+        finally:
+            _put_back(self.conn, [self.processing], ALWAYS)  # taken and not applied
+        if self.conn.llen(BUFFER):  # stopped: another worker takes over the rest
+            self.conn.set(DRAINING, "1", ex=int(LEASE_S))
+            enqueue_drain(self.conn)
+        return done
+
+
+def drain(app: Flask, stopping: Callable[[], bool] = shutdown.requested) -> int:
+    """Apply buffered callbacks until the buffer is empty (or a stop is asked); how many."""
+    drainer = Drain(app, stopping)
+    recover(drainer.conn)
+    return drainer.run()
 
 
 def drain_job() -> int:
@@ -75,7 +249,10 @@ def drain_job() -> int:
 
 
 def drain_if_stranded(app: Flask) -> None:
-    """For the sweep: a buffer left behind by a killed drain job gets a new one."""
+    """For the sweep: the batches of dead drains go back into the buffer, and a buffer that no
+    drain is working on gets one."""
     conn = redis_for(app.extensions["alerting.settings"].redis_url)
-    if conn.llen(BUFFER) and conn.set(DRAINING, "1", nx=True, ex=60):
+    if recover(conn):
+        conn.delete(DRAINING)  # the drain that held it is gone
+    if conn.llen(BUFFER) and conn.set(DRAINING, "1", nx=True, ex=int(LEASE_S)):
         enqueue_drain(conn)

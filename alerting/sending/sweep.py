@@ -1,6 +1,7 @@
 """The periodic sweep (run by every worker process, one at a time through a Redis lock):
 
-1. plans alerts that are due (scheduled ones whose `send_at` has come, or whose plan job vanished);
+1. plans alerts that are due (scheduled ones whose `send_at` has come, or whose plan job vanished,
+   follow-ups too: a plan that died halfway is finished);
 2. takes over the claims of send jobs that are gone (`sending` by a job with neither a lease nor
    a place in a queue: a worker killed mid-send, seconds after its last heartbeat) or that got no
    answer within CLAIM_TIMEOUT: they become `unknown`, since the provider may hold them, and are
@@ -9,13 +10,14 @@
    messages that no queued job and no running (leased) job covers: a worker killed mid-send, a
    Redis that lost its queues, a retry or a quiet-hours hold that became due;
 4. asks the provider for the status of messages whose receipt has not come within
-   RECEIPT_TIMEOUT (a lost callback, a Redis that lost the receipt buffer);
-5. moves alerts on: `sending → sent` when nothing waits, `→ completed` when every message is final.
+   RECEIPT_TIMEOUT (a lost callback), or at once when Redis lost the receipt buffer
+   (alerting.sending.receipt_poll);
+5. moves alerts on: `sending → sent` when nothing waits, `→ completed` when every message is final
+   or `sent` with no report coming (the provider was asked about it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -34,11 +36,11 @@ from alerting.sending.planning import (
     parse_send_job_id,
     send_job_data,
 )
-from alerting.sending.provider import fetch_statuses
 from alerting.sending.queues import LEASES, QUEUES, URGENT, queue, queue_name, redis_for
+from alerting.sending.receipt_poll import poll_lost_receipts, silent
 from alerting.sending.receipts import drain_if_stranded
 from alerting.sending.states import SENDING_ALERT_STATES, sources
-from alerting.sending.status import apply_receipt, message_counts
+from alerting.sending.status import message_counts
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,6 @@ def sweep(app: Flask) -> dict[str, int]:
             due = session.scalars(
                 select(Alert).where(
                     Alert.status == "scheduled",
-                    Alert.parent_id.is_(None),
                     or_(Alert.send_at.is_(None), Alert.send_at <= now),
                     Alert.created_at <= now - timedelta(seconds=GRACE_S),
                 )
@@ -168,8 +169,9 @@ def sweep(app: Flask) -> dict[str, int]:
             active = session.scalars(select(Alert).where(Alert.status.in_(("sending", "sent"))))
             for alert in active.all():
                 counts = message_counts(session, alert.id)
-                waiting = counts.get("pending", 0) + counts.get("sending", 0)
+                waiting = sum(counts.get(s, 0) for s in ("pending", "sending", "unknown"))
                 open_ = sum(n for s, n in counts.items() if s not in FINAL_MESSAGE_STATES)
+                open_ -= silent(session, alert.id)  # `sent`, asked about: no report is coming
                 if open_ == 0:
                     alert.status, alert.completed_at = "completed", now
                     record(session, "system", "alert.completed", f"alert:{alert.id}", counts=counts)
@@ -182,35 +184,6 @@ def sweep(app: Flask) -> dict[str, int]:
             session.close()
     schedule_retention(conn)  # at most hourly, as a bulk job (alerting.retention)
     return stats
-
-
-def poll_lost_receipts(app: Flask, session, now, limit: int = 500) -> int:
-    """Fetch the status of messages that got no receipt within RECEIPT_TIMEOUT."""
-    settings = app.extensions["alerting.settings"]
-    cutoff = now - timedelta(seconds=settings.receipt_timeout_s)
-    stale = session.execute(
-        select(Message.id, Message.provider_sid)
-        .where(
-            Message.status.in_(("queued", "accepted", "sent")),
-            Message.provider_sid.is_not(None),
-            Message.updated_at < cutoff,
-        )
-        .limit(limit)
-    ).all()
-    if not stale:
-        return 0
-    found = asyncio.run(fetch_statuses(settings, [sid for _id, sid in stale]))
-    with app.extensions["alerting.engine"].begin() as conn:
-        for message_id, sid in stale:
-            status, code = found.get(sid, ("", ""))
-            params = {
-                "MessageSid": sid,
-                "MessageStatus": status,
-                "ErrorCode": code,
-                "Source": "poll",
-            }
-            apply_receipt(conn, message_id, params if status else {"MessageSid": sid})
-    return len(stale)
 
 
 def try_sweep(app: Flask) -> dict[str, int] | None:

@@ -107,8 +107,15 @@ def upgrade() -> None:
             sa.Column("session_version", sa.Integer(), nullable=False, server_default="0")
         )
 
+    # a follow-up is planned by a worker, which needs to know whom it goes to
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("follow_up_statuses", sa.JSON(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_column("follow_up_statuses")
+
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.drop_column("session_version")
 
