@@ -18,16 +18,9 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024
 REGISTER_UPLOAD_BYTES = 64 * 1024 * 1024
 LARGE_UPLOADS = frozenset({"staff.resident_import"})  # endpoints that take REGISTER_UPLOAD_BYTES
 
-# webhook fields that land in fixed-width columns (a signed value that cannot fit would fail the
-# receipt batch it is applied in, again on every retry)
-WEBHOOK_FIELD_LENGTHS = {
-    "MessageSid": 64,
-    "SmsSid": 64,
-    "MessageStatus": 20,
-    "SmsStatus": 20,
-    "ErrorCode": 20,
-    "From": 64,
-}
+# inbound SMS fields that land in fixed-width columns (status callbacks have their own, fuller
+# check in alerting.sending.receipts.refusal)
+INBOUND_FIELD_LENGTHS = {"MessageSid": 64, "SmsSid": 64, "From": 64}
 
 
 class BoundedRequest(Request):
@@ -40,9 +33,9 @@ class BoundedRequest(Request):
         return super().max_content_length
 
 
-def check_webhook_fields(params: dict[str, str]) -> None:
-    """400 for a webhook whose fields cannot be stored, before it is buffered."""
-    for name, length in WEBHOOK_FIELD_LENGTHS.items():
+def check_inbound_fields(params: dict[str, str]) -> None:
+    """400 for an inbound SMS whose fields cannot be stored, before anything is done with it."""
+    for name, length in INBOUND_FIELD_LENGTHS.items():
         if len(params.get(name, "")) > length:
             abort(400, f"{name} is longer than {length} characters")
 

@@ -16,7 +16,7 @@ from alerting import current
 from alerting.audit import record
 from alerting.db import db
 from alerting.keywords import classify, reply_text
-from alerting.limits_http import check_webhook_fields
+from alerting.limits_http import check_inbound_fields
 from alerting.models import InboundMessage, Message, Resident
 from alerting.phones import mask
 from alerting.sending import receipts
@@ -35,7 +35,6 @@ def _signed_params() -> dict[str, str]:
     params = request.form.to_dict()
     if not signature_valid(settings, url, params, request.headers.get("X-Twilio-Signature", "")):
         abort(403)
-    check_webhook_fields(params)
     return params
 
 
@@ -89,6 +88,7 @@ def _last_alert(session: Session, phone: str) -> int | None:
 @bp.post("/twilio/inbound")
 def inbound():
     params = _signed_params()
+    check_inbound_fields(params)
     phone = params.get("From", "").strip()
     body = params.get("Body", "")
     sid = params.get("MessageSid") or params.get("SmsSid") or None

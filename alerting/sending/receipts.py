@@ -42,7 +42,6 @@ DEAD = "alerting:receipts-dead"  # receipts that could not be applied: {"item", 
 DEAD_KEEP = 10_000  # the newest dead letters kept: a flood of bad receipts cannot fill Redis
 BATCH = 500
 LEASE_S = 15.0  # a drain renews its flag and its lease every batch (a batch takes ~0.5 s)
-MAX_MESSAGE_ID = 2**31 - 1  # messages.id is a 32-bit integer in PostgreSQL
 # the database is away: the receipts wait in Redis (put back), they are not dead letters
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
@@ -88,8 +87,6 @@ LIMITS = {
 
 def refusal(message_id: int | None, params: dict[str, str]) -> str | None:
     """Why this callback cannot be stored, for the provider's log; None when it can."""
-    if message_id is not None and not 0 < message_id <= MAX_MESSAGE_ID:
-        return f"message id {message_id} is out of range (1 to {MAX_MESSAGE_ID})"
     for key, value in params.items():
         if "\x00" in key or "\x00" in value:
             return f"field {key[:40]!r} contains a NUL byte"
