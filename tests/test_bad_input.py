@@ -12,16 +12,15 @@ from flask import request
 from sqlalchemy import func, select
 from stack import add_resident
 from staff_helpers import csrf_token, make_staff, sign_in
-from twilio.request_validator import RequestValidator
+from webhook_helpers import sending_message, sign
 
-from alerting.models import Alert, InboundMessage, Message, Resident
+from alerting.models import Alert, InboundMessage, Resident
 from alerting.sending.receipts import drain
 
 SQUARE = [[5.30, 60.38], [5.34, 60.38], [5.34, 60.40], [5.30, 60.40], [5.30, 60.38]]
 AREA = {"type": "Polygon", "coordinates": [SQUARE]}
 BIG_ID = 2**31  # one past PostgreSQL's integer
 HUGE_ID = 10**30  # past SQLite's 64-bit integer too
-PUBLIC = "http://127.0.0.1:5000"
 
 
 def star(vertices: int) -> dict:
@@ -242,27 +241,9 @@ def test_errors_raised_under_the_api_answer_json_without_internals(app, view_err
 # webhooks: signed by the provider, but the body is still bounded and must fit the columns
 
 
-def sign(app, path: str, params: dict[str, str]) -> str:
-    token = app.extensions["alerting.settings"].twilio_auth_token
-    return RequestValidator(token).compute_signature(PUBLIC + path, params)
-
-
 @pytest.fixture
 def message(session):
-    alert = Alert(
-        category="water",
-        severity="minor",
-        title="t",
-        texts={"default": "x"},
-        area_geojson="{}",
-        status="sending",
-    )
-    session.add(alert)
-    session.flush()
-    msg = Message(alert_id=alert.id, phone="+4790000001", body="x", status="sending")
-    session.add(msg)
-    session.commit()
-    return msg
+    return sending_message(session)
 
 
 def test_a_10_mb_signed_webhook_body_is_413_and_buffers_nothing(app, client, session, message):

@@ -6,16 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
+from webhook_helpers import sending_message, sign
 
-from alerting.models import Alert, DeliveryEvent, Message
+from alerting.models import DeliveryEvent, Message
 from alerting.sending.receipts import drain
-
-PUBLIC = "http://127.0.0.1:5000"
-
-
-def sign(app, path, params):
-    token = app.extensions["alerting.settings"].twilio_auth_token
-    return RequestValidator(token).compute_signature(PUBLIC + path, params)
 
 
 def post(client, app, path, params, signature=None):
@@ -28,20 +22,7 @@ def post(client, app, path, params, signature=None):
 
 @pytest.fixture
 def message(session):
-    alert = Alert(
-        category="water",
-        severity="minor",
-        title="t",
-        texts={"default": "x"},
-        area_geojson="{}",
-        status="sending",
-    )
-    session.add(alert)
-    session.flush()
-    msg = Message(alert_id=alert.id, phone="+4790000001", body="x", status="sending")
-    session.add(msg)
-    session.commit()
-    return msg
+    return sending_message(session)
 
 
 def receipt(status, sid="SM" + "a" * 32, **extra):
