@@ -6,6 +6,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending rate --rate 50 --seconds 60
     .venv/bin/python -m bench.bench_sending urgent --recipients 100000
     .venv/bin/python -m bench.bench_sending receipts --count 20000
+    .venv/bin/python -m bench.bench_sending kills --recipients 30000 --rate 330 --kills 10
 """
 
 from __future__ import annotations
@@ -132,16 +133,17 @@ class Bench:
             )
         ]
         for _ in range(workers):
-            self.procs.append(
-                subprocess.Popen(
-                    [sys.executable, "worker.py"],
-                    env=self.env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=open(self.tmp / "workers.log", "ab"),  # noqa: SIM115
-                )
-            )
+            self.procs.append(self.start_worker())
         self.wait_ready(workers)
+
+    def start_worker(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "worker.py"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "workers.log", "ab"),  # noqa: SIM115
+        )
 
     def wait_ready(self, workers: int) -> None:
         import redis
@@ -274,6 +276,38 @@ def urgent(args) -> dict:
     }
 
 
+def kills(args) -> dict:
+    """SIGKILL a worker every few seconds during a send and start a new one: how many phones get
+    a message twice, and when the last one goes out."""
+    from collections import Counter
+
+    b = Bench(rate=args.rate, recipients=args.recipients)
+    try:
+        started, _ = b.post_alert(AREA)
+        expected = args.recipients / args.rate
+        for k in range(args.kills):
+            time.sleep(expected * 0.8 / args.kills)
+            victim = 1 + k % (len(b.procs) - 1)
+            b.procs[victim].kill()
+            b.procs[victim].wait()
+            b.procs[victim] = b.start_worker()
+        times = b.wait_count(args.recipients, timeout=expected * 3 + 120)
+        time.sleep(5)  # a doubled message would arrive after the last first one
+        per_phone = Counter(m["to"] for m in b.sim.messages())
+    finally:
+        b.close()
+    return {
+        "benchmark": "kills",
+        "recipients": args.recipients,
+        "rate_per_s": args.rate,
+        "sigkills": args.kills,
+        "phones_with_two_or_more": sum(1 for n in per_phone.values() if n > 1),
+        "phones_reached": len(per_phone),
+        "last_sms_s": round(times[-1] - started, 1),
+        "ideal_s": round(expected, 1),
+    }
+
+
 def receipts(args) -> dict:
     b = Bench(rate=1_000_000, workers=2)
     try:
@@ -375,10 +409,19 @@ def main() -> None:
     p = sub.add_parser("receipts")
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--concurrency", type=int, default=32)
+    p = sub.add_parser("kills")
+    p.add_argument("--recipients", type=int, default=30_000)
+    p.add_argument("--rate", type=float, default=330.0)
+    p.add_argument("--kills", type=int, default=10)
     args = parser.parse_args()
-    result = {"throughput": throughput, "rate": rate, "urgent": urgent, "receipts": receipts}[
-        args.what
-    ](args)
+    modes = {
+        "throughput": throughput,
+        "rate": rate,
+        "urgent": urgent,
+        "receipts": receipts,
+        "kills": kills,
+    }
+    result = modes[args.what](args)
     print(json.dumps(result))
 
 
