@@ -1,6 +1,6 @@
 """Provider throttling (429) and 5xx keep a message waiting until its category's deadline, not
-for SMS_MAX_ATTEMPTS tries; the shared limiter slows to what the provider accepts and speeds up
-again when the 429s stop."""
+for a number of tries (SMS_MAX_ATTEMPTS=3 made this storm fail 35 of 40 messages); the shared
+limiter slows to what the provider accepts and speeds up again when the 429s stop."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from test_sending import add_many, arrival_times, message_states, post_alert, su
 from alerting.models import Message
 from alerting.sending.ratelimit import max_in_window
 
-STORM_S = 15.0  # longer than SMS_MAX_ATTEMPTS=3 used to last
+STORM_S = 15.0  # longer than 3 attempts used to last
 STORM_MPS = 1
 
 
 def test_a_429_storm_longer_than_the_attempts_delivers_every_phone_once_and_cheaply(
     app, session, client, api_key, stack
 ):
-    configure(app, sms_rate_per_second=100.0, sms_max_attempts=3, sweep_interval_s=0.3)
+    configure(app, sms_rate_per_second=100.0, sweep_interval_s=0.3)
     phones = add_many(session, 40)
     s = stack(workers=2, mps=STORM_MPS)  # the provider takes 1/s; we may send 100/s
     alert_id = post_alert(client, api_key).json["id"]
@@ -55,7 +55,6 @@ def test_a_message_throttled_past_its_deadline_fails_with_the_code_and_says_why(
     configure(
         app,
         sms_rate_per_second=50.0,
-        sms_max_attempts=100,  # not what ends the retries
         send_deadline_bulk_minutes=0.1,  # a water alert gives up 6 s after it started
         sweep_interval_s=0.3,
     )

@@ -33,11 +33,12 @@ def send_deadline(settings: Settings, category: str, started_at: datetime) -> da
 def retried_until_deadline(code: str | None) -> bool:
     """Whether a message failed with `code` was retried until its deadline: the codes of
     answers that prove the provider did not take it (HTTP 429 and 5xx, Twilio's 20429, 20500,
-    20503, a refused connection); every other code fails at once. (30001 is transient at the
+    20503, a refused connection) and `timeout` (no answer, and the provider did not hold the
+    message when asked); every other code fails at once. (30001 is transient at the
     API too, but also a delivery receipt's code, so it is not told apart here.)"""
     if not code:
         return False
-    if code == "connection" or (code.isdigit() and int(code) in API_TRANSIENT):
+    if code in ("connection", "timeout") or (code.isdigit() and int(code) in API_TRANSIENT):
         return True
     return code.isdigit() and len(code) == 3 and (code == "429" or code.startswith("5"))
 
