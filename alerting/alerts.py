@@ -33,6 +33,7 @@ from alerting.models import (
     OptOut,
     utcnow,
 )
+from alerting.sending.deadline import failures
 from alerting.sending.planning import cancel_pending, enqueue_plan, follow_up_recipients
 from alerting.sending.provider import sender_of
 from alerting.sending.states import alert_may_become
@@ -337,7 +338,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def alert_summary(session: Session, alert_id: int) -> dict:
-    """Status and a count per message status (every state, zeros included)."""
+    """Status, a count per message status (every state, zeros included) and why messages
+    failed (a count per provider code)."""
     alert = session.get(Alert, alert_id, populate_existing=True)
     if alert is None:
         raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
@@ -357,6 +359,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
         "recipients": alert.recipients,
         "skipped": alert.skipped,
         "counts": counts,
+        "failures": failures(session, alert_id),
         "created_at": _iso(alert.created_at),
         "send_at": _iso(alert.send_at),
         "started_at": _iso(alert.started_at),

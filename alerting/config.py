@@ -88,7 +88,10 @@ class Settings:
     send_batch: int = 1000
     claim_timeout_s: float = 60.0
     sweep_interval_s: float = 5.0
-    sms_max_attempts: int = 8
+    # provider throttling / 5xx keep a message waiting this long after its alert started
+    # (alerting.sending.deadline): life-safety categories, then water/info/test
+    send_deadline_minutes: float = 60.0
+    send_deadline_bulk_minutes: float = 1440.0
     receipt_timeout_s: float = 600.0
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -133,7 +136,8 @@ class Settings:
             send_batch=int(_env("SEND_BATCH", "1000")),
             claim_timeout_s=_env_float("CLAIM_TIMEOUT", 60.0),
             sweep_interval_s=_env_float("SWEEP_INTERVAL", 5.0),
-            sms_max_attempts=int(_env("SMS_MAX_ATTEMPTS", "8")),
+            send_deadline_minutes=_env_float("SEND_DEADLINE_MINUTES", 60.0),
+            send_deadline_bulk_minutes=_env_float("SEND_DEADLINE_BULK_MINUTES", 1440.0),
             receipt_timeout_s=_env_float("RECEIPT_TIMEOUT", 600.0),
             twilio_account_sid=_env("TWILIO_ACCOUNT_SID", default_sid),
             twilio_auth_token=_env("TWILIO_AUTH_TOKEN", default_token),

@@ -7,6 +7,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending urgent --recipients 100000
     .venv/bin/python -m bench.bench_sending receipts --count 20000
     .venv/bin/python -m bench.bench_sending kills --recipients 30000 --rate 330 --kills 10
+    .venv/bin/python -m bench.bench_sending storm --recipients 600 --mps 2 --seconds 60
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from twilio.request_validator import RequestValidator
 
 from alerting.auth import create_api_key
@@ -247,6 +249,48 @@ def rate(args) -> dict:
     }
 
 
+def storm(args) -> dict:
+    """A 429 storm: the provider takes `mps` per second for `seconds`, then everything; how many
+    requests each accepted SMS cost during it, and what became of every phone."""
+    b = Bench(rate=args.rate, recipients=args.recipients, drop_callbacks=False)
+    try:
+        b.sim.configure(mps=args.mps)
+        b.post_alert(AREA)
+        time.sleep(args.seconds)
+        during = b.sim.stats()
+        b.sim.configure(mps=0)
+        engine = create_engine(b.database_url)
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                states = dict(
+                    conn.execute(
+                        select(Message.status, func.count()).group_by(Message.status)
+                    ).all()
+                )
+            if not any(states.get(s) for s in ("pending", "sending", "unknown")):
+                break
+            time.sleep(1.0)
+        engine.dispose()
+        per_phone = Counter(m["to"] for m in b.sim.messages())
+    finally:
+        b.close()
+    requests = during["accepted"] + during["rate_limited"]
+    return {
+        "benchmark": "storm",
+        "recipients": args.recipients,
+        "storm_s": args.seconds,
+        "provider_mps": args.mps,
+        "configured_per_s": args.rate,
+        "storm_requests": requests,
+        "storm_accepted": during["accepted"],
+        "requests_per_accepted": round(requests / max(1, during["accepted"]), 2),
+        "states": states,
+        "phones_without_sms": args.recipients - len(per_phone),
+        "phones_with_two_or_more": sum(1 for n in per_phone.values() if n > 1),
+    }
+
+
 def urgent(args) -> dict:
     """Evacuation alerts to 200 phones while a bulk water alert is being sent."""
     size = 200
@@ -406,6 +450,11 @@ def main() -> None:
     p.add_argument("--recipients", type=int, default=100_000)
     p.add_argument("--rate", type=float, default=1_000_000.0)
     p.add_argument("--repeat", type=int, default=5)
+    p = sub.add_parser("storm")
+    p.add_argument("--recipients", type=int, default=600)
+    p.add_argument("--rate", type=float, default=30.0)
+    p.add_argument("--mps", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=60.0)
     p = sub.add_parser("receipts")
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--concurrency", type=int, default=32)
@@ -414,14 +463,15 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=330.0)
     p.add_argument("--kills", type=int, default=10)
     args = parser.parse_args()
-    modes = {
+    benchmarks = {
         "throughput": throughput,
         "rate": rate,
         "urgent": urgent,
         "receipts": receipts,
         "kills": kills,
+        "storm": storm,
     }
-    result = modes[args.what](args)
+    result = benchmarks[args.what](args)
     print(json.dumps(result))
 
 

@@ -158,7 +158,8 @@ class Stack:
             SEND_BATCH=str(s.send_batch),
             CLAIM_TIMEOUT=str(s.claim_timeout_s),
             SWEEP_INTERVAL=str(s.sweep_interval_s),
-            SMS_MAX_ATTEMPTS=str(s.sms_max_attempts),
+            SEND_DEADLINE_MINUTES=str(s.send_deadline_minutes),
+            SEND_DEADLINE_BULK_MINUTES=str(s.send_deadline_bulk_minutes),
             TIMEZONE=s.timezone,
             RECEIPT_TIMEOUT=str(s.receipt_timeout_s),
         )

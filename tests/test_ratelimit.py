@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from alerting.sending import ratelimit
 from alerting.sending.queues import redis_for
 from alerting.sending.ratelimit import RateLimiter, max_in_window
 
@@ -63,3 +64,23 @@ def test_a_429_slows_every_caller_down(conn):
     limiter.slow_down(2.0)
     grant = RateLimiter(conn, "slow", 1000.0).acquire(1)
     assert grant.count == 0 and 1.0 < grant.first <= 2.0
+
+
+def test_429s_lower_the_rate_of_every_caller_and_it_comes_back_as_they_stop(conn, monkeypatch):
+    monkeypatch.setattr(ratelimit, "RAISE_EVERY_S", 0.3)
+    monkeypatch.setattr(ratelimit, "HOLD_S", 0.05)
+    limiter = RateLimiter(conn, "aimd", 100.0)
+    other = RateLimiter(conn, "aimd", 100.0)  # another worker
+    assert limiter.slow_down(0.0) == pytest.approx(49.0, rel=0.01)
+    assert limiter.slow_down(0.0) == pytest.approx(49.0, rel=0.01)  # same burst: one halving
+    time.sleep(0.06)
+    assert limiter.slow_down(0.0) == pytest.approx(24.5, rel=0.01)
+    assert 1 / other.acquire(1).interval == pytest.approx(24.5, rel=0.01)
+    for _ in range(8):  # a long storm: never below FLOOR
+        time.sleep(0.06)
+        rate = limiter.slow_down(0.0)
+    assert rate == pytest.approx(ratelimit.FLOOR * ratelimit.SAFETY, rel=0.01)
+    time.sleep(0.65)  # two quiet periods: +10/s each
+    assert 1 / other.acquire(1).interval == pytest.approx(20.6, rel=0.02)
+    time.sleep(3.0)  # back to the configured rate, and no higher
+    assert 1 / other.acquire(1).interval == pytest.approx(98.0, rel=0.01)

@@ -5,12 +5,15 @@ Each message is claimed with one conditional UPDATE (`pending → sending`, a ba
 message can only ever be claimed by one worker), sent at its rate-limit slot, and the provider's id
 is stored at once (results are written every 50 ms), but only while the row is still held by the
 same claim (`claimed_by` and `attempts`), so a late answer never overwrites a row that was reset.
-Refusals that prove the provider did not take the message put it back to `pending` with a later
-`next_attempt_at`; permanent ones make it `failed` with the provider's code. A timeout or a
-connection lost after the request was written makes it `unknown`: once settled, the job asks the
-provider whether it holds the message (`reconcile`), adopts its SID if so, and only otherwise
-sends it again. The same reconciliation settles the claims of a job that died (the sweep moves
-them to `unknown`). Nothing is claimed or sent for a cancelled alert.
+Refusals that prove the provider did not take the message (429, 5xx) put it back to `pending`
+with a later `next_attempt_at`, however often, until the alert's send deadline has passed
+(alerting.sending.deadline); only then, and for permanent refusals at once, it is `failed` with
+the provider's code. A 429 also lowers the shared rate (ratelimit), and the slots this job was
+granted before it are given back unused: those requests would only have been turned away too.
+A timeout or a connection lost after the request was written makes it `unknown`: once settled,
+the job asks the provider whether it holds the message (`reconcile`), adopts its SID if so, and
+only otherwise sends it again. The same reconciliation settles the claims of a job that died
+(the sweep moves them to `unknown`). Nothing is claimed or sent for a cancelled alert.
 A bulk job steps aside when urgent work waits (it re-enqueues the rest of its range at the front of
 its queue) or is sending (it pauses), so an urgent alert takes the limiter's capacity at once.
 While running, a job refreshes a lease in Redis every second (LEASE_S); the sweep re-queues due
@@ -25,6 +28,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask
 from rq import get_current_job
@@ -32,6 +36,7 @@ from sqlalchemy import Engine, and_, bindparam, exists, or_, select, update
 
 from alerting.models import Alert, Message, utcnow
 from alerting.sending import shutdown
+from alerting.sending.deadline import send_deadline
 from alerting.sending.provider import UNSUBSCRIBED, Provider, ProviderError, sender_of
 from alerting.sending.queues import (
     LEASES,
@@ -54,7 +59,7 @@ TIME_BUDGET_S = 60.0  # then (or at SIGTERM) the job re-enqueues the rest of its
 INLINE_WAIT_S = 5.0  # retries due within this are waited for in the job; later ones: the sweep
 FLUSH_S = 0.05
 MAX_LATE_S = 0.005  # a send this late for its slot takes a new one (at rates up to ~500/s)
-MAX_BACKOFF_S = 300.0
+MAX_BACKOFF_S = 60.0  # a message waits at most this between tries (the limiter paces the rest)
 
 M = Message.__table__
 A = Alert.__table__
@@ -230,14 +235,25 @@ class RangeSender:
         self.job_id = job_id
         rate = self.settings.sms_rate_per_second
         self.limiter = RateLimiter(self.redis, sender_of(self.settings), rate)
-        self.chunk = int(min(100, max(1, rate * 0.5)))
+        self.max_chunk = int(min(100, max(1, rate * 0.5)))
+        self.chunk = self.max_chunk
         self.strict = self.limiter.interval_us >= 2000
+        self.deadline = self._deadline()
+        self.throttled_at = -1e9  # loop time of this job's last 429
+        self.throttle: tuple[str, float] = ("20429", 1.0)  # its code and Retry-After
         self.reslotted = 0
         self.results: list[tuple] = []
         self.tasks: set[asyncio.Task] = set()
         self.sent = 0
         self.open = True  # the alert may still send (see `watch`)
         self._reconciled_at = -1e9
+
+    def _deadline(self) -> datetime:
+        with self.engine.connect() as conn:
+            category, started, created = conn.execute(
+                select(A.c.category, A.c.started_at, A.c.created_at).where(A.c.id == self.alert_id)
+            ).one()
+        return send_deadline(self.settings, category, started or created)
 
     def callback_url(self, message_id: int) -> str:
         return f"{self.settings.public_url}/webhooks/twilio/status/{message_id}"
@@ -297,11 +313,17 @@ class RangeSender:
             sem.release()
             raise
 
-    async def send_one(self, provider: Provider, msg: Claimed, at: float, sem) -> None:
+    async def send_one(
+        self, provider: Provider, msg: Claimed, at: float, sem, granted: float
+    ) -> None:
         await self.wait_for_slot(at, sem)
         try:
             if not self.open:
                 self.results.append(("withdrawn", msg, None, None))
+                return
+            if self.throttled_at > granted:  # a slot from before the provider said 429
+                code, retry_after = self.throttle
+                self.results.append(self.retry(msg, code, retry_after))
                 return
             try:
                 result = await provider.send(msg.phone, msg.body, self.callback_url(msg.id))
@@ -320,10 +342,18 @@ class RangeSender:
         if not exc.transient:
             return ("fail", msg, exc.code, None)
         if exc.code in ("429", "20429") or exc.retry_after:
+            self.throttled_at = asyncio.get_running_loop().time()
+            self.throttle = (exc.code, exc.retry_after or 1.0)
             self.limiter.slow_down(exc.retry_after or 1.0)
-        if msg.attempts >= self.settings.sms_max_attempts:
-            return ("fail", msg, exc.code, None)
-        return ("retry", msg, exc.code, _seconds(backoff(msg.attempts, exc.retry_after)))
+        return self.retry(msg, exc.code, exc.retry_after)
+
+    def retry(self, msg: Claimed, code: str, retry_after: float | None) -> tuple:
+        """Back to `pending` for a later try, or `failed` with `code` once the deadline has
+        passed (a retry is never put off beyond it)."""
+        left = (self.deadline - utcnow()).total_seconds()
+        if left <= 0:
+            return ("fail", msg, code, None)
+        return ("retry", msg, code, _seconds(min(left, backoff(msg.attempts, retry_after))))
 
     def _alert_open(self) -> bool:
         with self.engine.connect() as conn:
@@ -433,11 +463,14 @@ class RangeSender:
                 if grant.count == 0:
                     await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
                     continue
-                t0 = loop.time() + (grant.first_at - time.time())
+                # claim about half a second's worth at the rate the provider takes now
+                self.chunk = int(min(self.max_chunk, max(1, 0.5 / grant.interval)))
+                now = loop.time()
+                t0 = now + (grant.first_at - time.time())
                 for j in range(grant.count):
                     msg = claimed[i + j]
                     task = asyncio.create_task(
-                        self.send_one(provider, msg, t0 + j * grant.interval, sem)
+                        self.send_one(provider, msg, t0 + j * grant.interval, sem, now)
                     )
                     self.tasks.add(task)
                 i += grant.count

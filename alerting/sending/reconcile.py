@@ -6,8 +6,9 @@ between the provider's acceptance and our storing its id (measured on a 30,000-p
 SIGKILLs: the id reached the database 0.06-1.4 s after acceptance). Resending blindly gave those
 phones the alert two to eight times. Here the provider is asked whether it holds the message
 (`Provider.find_sent`): if so its SID and status are adopted (`answered`), if not the message
-goes back to `pending` and is sent again (`not_found`). Each update is guarded by the attempt
-count that was looked up, so a stale lookup never settles a later claim.
+goes back to `pending` and is sent again (`not_found`), until the alert's send deadline
+(alerting.sending.deadline) has passed: then it is `failed` with `timeout`. Each update is
+guarded by the attempt count that was looked up, so a stale lookup never settles a later claim.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, and_, bindparam, select, update
 
 from alerting.config import Settings
 from alerting.models import Alert, Message, utcnow
+from alerting.sending.deadline import send_deadline
 from alerting.sending.provider import Provider, ProviderError, SendResult
 from alerting.sending.states import SENDING_ALERT_STATES, status_in
 
@@ -109,10 +111,15 @@ def settle(
     rows: list[Unknown],
 ) -> None:
     """Apply the lookups: adopt what the provider holds; the rest is sent again, unless the
-    alert was cancelled meanwhile or the message is out of attempts."""
+    alert was cancelled meanwhile or its send deadline has passed."""
     now = utcnow()
     with engine.begin() as conn:
-        alert_status = conn.scalar(select(Alert.status).where(Alert.id == alert_id))
+        alert_status, category, started, created = conn.execute(
+            select(Alert.status, Alert.category, Alert.started_at, Alert.created_at).where(
+                Alert.id == alert_id
+            )
+        ).one()
+        past_deadline = now >= send_deadline(settings, category, started or created)
         adopted, again = [], []
         for row in rows:
             if row.id not in found:
@@ -123,7 +130,7 @@ def settle(
                 adopted.append(base | {"st": result.status, "sid": result.sid})
             elif alert_status not in SENDING_ALERT_STATES:
                 again.append(base | {"st": "cancelled", "code": None})
-            elif row.attempts >= settings.sms_max_attempts:
+            elif past_deadline:
                 again.append(base | {"st": "failed", "code": "timeout"})
             else:
                 again.append(base | {"st": "pending", "code": "timeout"})

@@ -44,15 +44,16 @@ MOVES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "claim": (("pending",), ("sending",)),
     # the provider answered with its id, or reconciling found the message at the provider
     "answered": (HELD, ("queued", "accepted", "sent", "delivered", "undelivered", "failed")),
-    # the provider proved it did not take it (429, 5xx, refused connection): try again later
+    # the provider proved it did not take it (429, 5xx, refused connection): try again later,
+    # until the alert's send deadline (then `rejected` with the provider's code)
     "refused": (("sending",), ("pending",)),
-    # a permanent refusal (21211, 21610, 21614, ...)
+    # a permanent refusal (21211, 21610, 21614, ...), or a transient one past the deadline
     "rejected": (("sending",), ("failed",)),
     # a timeout, a reset after the request was written, a claim whose job died: the provider
     # may hold it, so it is looked up before any resend
     "no_answer": (("sending",), ("unknown",)),
-    # reconciled: the provider holds no such message; send again (or not: cancelled, or out of
-    # attempts)
+    # reconciled: the provider holds no such message; send again (or not: cancelled, or past
+    # the alert's send deadline)
     "not_found": (("unknown",), ("pending", "cancelled", "failed")),
     # the alert was cancelled after the claim, before the message was handed to the provider
     "withdrawn": (("sending",), ("cancelled",)),
