@@ -114,7 +114,9 @@
       $("points-hint").textContent = r.data.truncated ? S.pointsSampled : S.pointsShown;
     });
   }
-  map.on("zoomend", function () { if (preview) schedulePreview(); });
+  // a follow-up has no drawn area: its counts are the parent's, and a preview would blank them
+  // (fitBounds to the parent's area ends in a zoomend, often after the counts were set)
+  map.on("zoomend", function () { if (preview && !data.parent) schedulePreview(); });
 
   // --- drawing (Leaflet-Geoman, driven by our own keyboard-reachable buttons) ----------------
   if (!data.parent) {
