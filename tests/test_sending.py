@@ -110,7 +110,7 @@ def test_rate_limit_measured_at_the_simulator_with_two_workers(
     app, session, client, api_key, stack
 ):
     configure(app, sms_rate_per_second=50.0, send_batch=100, sweep_interval_s=0.5)
-    phones = add_many(session, 500)  # 10 s: one stall of a loaded machine stays within the 7 %
+    phones = add_many(session, 500)  # 10 s: one stall of a loaded machine stays within the 10 %
     s = stack(workers=2)
     s.wait_workers(2)
     assert post_alert(client, api_key).status_code == 201
