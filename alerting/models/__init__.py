@@ -6,6 +6,7 @@ from alerting.models.alerts import (
     FINAL_MESSAGE_STATES,
     LIFE_SAFETY,
     MESSAGE_STATES,
+    RESPONSE_TYPES,
     SEVERITIES,
     Alert,
     Area,
@@ -25,7 +26,7 @@ from alerting.models.residents import (
     Suppression,
     VerificationCode,
 )
-from alerting.models.staff import ROLES, ApiKey, AuditEvent, StaffUser
+from alerting.models.staff import ROLES, ApiKey, AppSetting, AuditEvent, StaffUser
 
 __all__ = [
     "ALERT_STATES",
@@ -34,10 +35,12 @@ __all__ = [
     "LIFE_SAFETY",
     "LOCATION_LABELS",
     "MESSAGE_STATES",
+    "RESPONSE_TYPES",
     "ROLES",
     "SEVERITIES",
     "Alert",
     "ApiKey",
+    "AppSetting",
     "Area",
     "AreaVersion",
     "AuditEvent",

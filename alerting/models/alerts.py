@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -21,7 +22,28 @@ from alerting.models.base import Base, utcnow
 CATEGORIES = ("water", "evacuation", "fire", "flood", "gas", "info", "test")
 LIFE_SAFETY = ("evacuation", "fire", "flood", "gas")
 SEVERITIES = ("extreme", "severe", "moderate", "minor")
-ALERT_STATES = ("draft", "scheduled", "sending", "sent", "completed", "cancelled")
+ALERT_STATES = (
+    "draft",
+    "pending_approval",
+    "rejected",
+    "scheduled",
+    "sending",
+    "sent",
+    "completed",
+    "cancelled",
+)
+# CAP 1.2 <responseType>; an AllClear follow-up ends its parent (superseded_by)
+RESPONSE_TYPES = (
+    "Shelter",
+    "Evacuate",
+    "Prepare",
+    "Execute",
+    "Avoid",
+    "Monitor",
+    "Assess",
+    "AllClear",
+    "None",
+)
 # the transitions between them: alerting.sending.states (which checks it agrees with these)
 MESSAGE_STATES = (
     "pending",
@@ -101,6 +123,18 @@ class Alert(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
+    # validity: in force from onset (None: from when it was sent) until expires (naive UTC)
+    onset: Mapped[datetime | None] = mapped_column(DateTime)
+    expires: Mapped[datetime | None] = mapped_column(DateTime)
+    response_type: Mapped[str | None] = mapped_column(String(20))
+    # the all-clear that ended this alert (public status "superseded")
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    # an exercise goes only to the test group, prefixed, and never shows on /public
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False)
+    # two-person approval: who approved or rejected it, when, and their comment
+    reviewed_by: Mapped[str] = mapped_column(String(254), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
     # set when retention replaced the alert's phone numbers by their HMAC (RETENTION_DAYS)
     redacted_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -28,6 +28,8 @@ class Resident(Base):
     # categories the resident declined; life-safety categories can never be declined
     declined_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # volunteered for exercises: part of the test group exercise alerts go to
+    exercise_volunteer: Mapped[bool] = mapped_column(Boolean, default=False)
     quiet_start: Mapped[time | None] = mapped_column(Time)
     quiet_end: Mapped[time | None] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

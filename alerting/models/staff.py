@@ -23,6 +23,9 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # E.164: exercises reach staff phones; on-duty approvers get approval requests by SMS
+    phone: Mapped[str | None] = mapped_column(String(20))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     # part of every session; bumped on sign-out, password change and deactivation, which ends
@@ -85,3 +88,15 @@ class AuditEvent(Base):
     staff_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )
+
+
+class AppSetting(Base):
+    """A setting an admin changes at run time (e.g. which alerts need a second person's
+    approval); the value is JSON."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict | list | str | int | bool | None] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

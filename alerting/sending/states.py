@@ -64,7 +64,11 @@ MOVES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # Alerts: what may follow what. Messages go out only while the alert is in SENDING_ALERT_STATES
 # (a plan enqueues its first send jobs while the alert is still `scheduled`).
 ALERT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "draft": ("scheduled", "cancelled"),
+    "draft": ("pending_approval", "scheduled", "cancelled"),
+    # two-person approval: a second coordinator approves (scheduled) or rejects; the author
+    # may withdraw (cancelled)
+    "pending_approval": ("scheduled", "rejected", "cancelled"),
+    "rejected": (),
     "scheduled": ("sending", "completed", "cancelled"),
     "sending": ("sent", "completed", "cancelled"),
     "sent": ("completed", "cancelled"),
