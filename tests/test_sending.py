@@ -119,7 +119,6 @@ def test_rate_limit_measured_at_the_simulator_with_two_workers(
     assert max_in_window(times) <= 50  # never faster, in any one-second window
     # A 10 s send on a loaded 2-core test machine; the ≥ 97% over 60 s is measured by
     # bench/bench_sending.py (BENCHMARKS.md), where nothing else competes for the cores.
-    # (each send job's start still costs ~0.15 s of sending on PostgreSQL: see the issue 8 note)
     assert (len(times) - 1) / (times[-1] - times[0]) >= 0.90 * 50
     assert Counter(m["to"] for m in s.sim.messages()) == Counter(phones)
 
