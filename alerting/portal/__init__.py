@@ -25,7 +25,14 @@ def template_context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Register the portal and the public map on `app`."""
-    from alerting.portal import places, privacy, public, settings, signin  # noqa: F401  (routes)
+    from alerting.portal import (  # noqa: F401  (routes)
+        cap_feed,
+        places,
+        privacy,
+        public,
+        settings,
+        signin,
+    )
 
     app.register_blueprint(bp)
     app.register_blueprint(public.bp)
