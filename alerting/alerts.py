@@ -194,8 +194,10 @@ def create_alert(
     texts: dict[str, str],
     send_at: datetime | None = None,
     area_name: str = "",
+    draft: bool = False,
 ) -> Alert:
-    """Store an alert and start sending it (or schedule it); AlertRefused when not allowed."""
+    """Store an alert and start sending it (or schedule it; or, as a `draft`, keep it for staff
+    to review: an imported CAP alert); AlertRefused when not allowed."""
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
     settings = current.settings()
@@ -226,7 +228,7 @@ def create_alert(
         area_name=area_name,
         area_id=area_id,
         area_version=area_version,
-        status="scheduled",
+        status="draft" if draft else "scheduled",
         sender=sender_of(settings),
         created_by=who.audit_name,
         send_at=send_at if send_at and send_at > utcnow() else None,
@@ -247,7 +249,7 @@ def create_alert(
         estimated_recipients=alert.recipients,
     )
     session.commit()
-    if alert.send_at is None:
+    if alert.send_at is None and not draft:
         _enqueue_plan(alert)
     return alert
 

@@ -242,8 +242,13 @@ def _language_texts(args: list[str]) -> dict[str, str]:
 @alerts_group.command(
     "send", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
-@click.option("--area", "area_file", required=True, type=click.File("rb"),
-              help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).")
+@click.option(
+    "--area",
+    "area_file",
+    required=True,
+    type=click.File("rb"),
+    help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).",
+)
 @click.option("--category", required=True)
 @click.option("--severity", required=True)
 @click.option("--message", required=True, help="Default text; add --message-xx TEXT per language.")
@@ -270,17 +275,26 @@ def alerts_send(ctx, area_file, category, severity, message, title, send_at, as_
         raise click.ClickException(f"{area_file.name}: invalid JSON ({exc})") from None
     try:
         alert = create_alert(
-            db(), Principal("cli", "admin"), area=area, category=category, severity=severity,
-            title=title or message[:60], texts=texts, send_at=when,
+            db(),
+            Principal("cli", "admin"),
+            area=area,
+            category=category,
+            severity=severity,
+            title=title or message[:60],
+            texts=texts,
+            send_at=when,
         )
     except AlertRefused as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({"id": alert.id, "status": alert.status,
-                               "recipients": alert.recipients}))
+        click.echo(
+            json.dumps({"id": alert.id, "status": alert.status, "recipients": alert.recipients})
+        )
         return
-    click.echo(f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
-               f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)")
+    click.echo(
+        f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
+        f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)"
+    )
 
 
 @alerts_group.command("show")
@@ -298,9 +312,11 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    click.echo(f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
-               f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
-               f"{summary['skipped']} skipped")
+    click.echo(
+        f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
+        f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
+        f"{summary['skipped']} skipped"
+    )
     counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
     click.echo(f"  messages: {counts or 'none yet'}")
 
@@ -338,3 +354,28 @@ def demo_command(port: int, residents: int) -> None:
     from alerting.demo.run import run
 
     run(port, residents)
+
+
+@main.group("cap")
+def cap_group() -> None:
+    """CAP 1.2 documents from other systems."""
+
+
+@cap_group.command("import")
+@click.argument("file", type=click.File("rb"))
+@with_appcontext
+def cap_import(file) -> None:
+    """Take a CAP 1.2 document (as the `cli` admin): an Alert becomes a draft, an Update
+    revises the alert it references, a Cancel cancels it."""
+    from alerting.auth import Principal
+    from alerting.cap.ingest import CapRefused, read
+    from alerting.cap.receive import apply
+
+    try:
+        incoming = read(file.read(), current.settings().default_language)
+        alert, done = apply(db(), Principal("cli", "admin"), incoming)
+    except CapRefused as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from None
+    click.echo(
+        f"{incoming.msg_type} {incoming.identifier}: {done} alert {alert.id} ({alert.status})"
+    )

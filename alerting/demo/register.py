@@ -20,14 +20,60 @@ NEIGHBOURHOODS = [
 ]
 CABINS = (60.5600, 5.0500, 0.08, ["Hytteveien", "Sjøbua", "Fjellstien"])  # Nordhordland coast
 
-FIRST = ["Åse", "Øystein", "Ingrid", "Håkon", "Kari", "Ola", "Bjørn", "Sølvi", "Ævar", "Nora",
-         "Emma", "Jakob", "Sofie", "Lars", "Marte", "Jørgen", "Tone", "Eirik", "Liv", "Anders"]
-LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Bøe", "Sørensen", "Dahl", "Nygård", "Ødegård",
-        "Haugland", "Aasen", "Myklebust", "Særheim", "Vik", "Lie", "Berge", "Strand", "Ås"]
+FIRST = [
+    "Åse",
+    "Øystein",
+    "Ingrid",
+    "Håkon",
+    "Kari",
+    "Ola",
+    "Bjørn",
+    "Sølvi",
+    "Ævar",
+    "Nora",
+    "Emma",
+    "Jakob",
+    "Sofie",
+    "Lars",
+    "Marte",
+    "Jørgen",
+    "Tone",
+    "Eirik",
+    "Liv",
+    "Anders",
+]
+LAST = [
+    "Hansen",
+    "Johansen",
+    "Olsen",
+    "Larsen",
+    "Bøe",
+    "Sørensen",
+    "Dahl",
+    "Nygård",
+    "Ødegård",
+    "Haugland",
+    "Aasen",
+    "Myklebust",
+    "Særheim",
+    "Vik",
+    "Lie",
+    "Berge",
+    "Strand",
+    "Ås",
+]
 MOBILE_PREFIXES = ["40", "41", "46", "47", "48", "90", "91", "92", "93", "94", "95", "97", "98"]
 # language shares, roughly Bergen's
-LANGUAGES = [("nb", 0.80), ("nn", 0.05), ("en", 0.05), ("pl", 0.04), ("sv", 0.02),
-             ("uk", 0.02), ("ar", 0.01), ("da", 0.01)]
+LANGUAGES = [
+    ("nb", 0.80),
+    ("nn", 0.05),
+    ("en", 0.05),
+    ("pl", 0.04),
+    ("sv", 0.02),
+    ("uk", 0.02),
+    ("ar", 0.01),
+    ("da", 0.01),
+]
 
 
 def demo_register_csv(residents: int = 30_000, seed: int = 47) -> str:
@@ -54,12 +100,21 @@ def demo_register_csv(residents: int = 30_000, seed: int = 47) -> str:
         language = rnd.choices(languages, weights)[0]
         address = f"{rnd.choice(streets)} {rnd.randrange(1, 120)}, {name}"
         plat, plon = rnd.gauss(lat, spread), rnd.gauss(lon, spread * 2)
-        writer.writerow([row_id, person, phone, language, address, f"{plat:.6f}", f"{plon:.6f}",
-                         "home"])
+        writer.writerow(
+            [row_id, person, phone, language, address, f"{plat:.6f}", f"{plon:.6f}", "home"]
+        )
         if rnd.random() < 0.1:
             clat, clon, cspread, cstreets = CABINS
-            writer.writerow([row_id, person, phone, language,
-                             f"{rnd.choice(cstreets)} {rnd.randrange(1, 60)}",
-                             f"{rnd.gauss(clat, cspread):.6f}", f"{rnd.gauss(clon, cspread):.6f}",
-                             "cabin"])
+            writer.writerow(
+                [
+                    row_id,
+                    person,
+                    phone,
+                    language,
+                    f"{rnd.choice(cstreets)} {rnd.randrange(1, 60)}",
+                    f"{rnd.gauss(clat, cspread):.6f}",
+                    f"{rnd.gauss(clon, cspread):.6f}",
+                    "cabin",
+                ]
+            )
     return out.getvalue()

@@ -16,6 +16,7 @@ from alerting.models.alerts import (
     Message,
 )
 from alerting.models.base import Base, utcnow
+from alerting.models.cap import CapMessage
 from alerting.models.residents import (
     LOCATION_LABELS,
     ConsentEvent,
@@ -45,6 +46,7 @@ __all__ = [
     "AreaVersion",
     "AuditEvent",
     "Base",
+    "CapMessage",
     "ConsentEvent",
     "DeliveryEvent",
     "InboundMessage",
