@@ -319,6 +319,21 @@ def follow_up(
     return alert
 
 
+def send_draft(session: Session, who: Principal, alert_id: int) -> Alert:
+    """Send a draft (an imported CAP alert) after review: from here on it is like any alert."""
+    alert = session.get(Alert, alert_id, populate_existing=True)
+    if alert is None:
+        raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
+    _check_role(who, alert.category)
+    if alert.status != "draft":
+        raise AlertRefused(422, f"alert is {alert.status}", "only a draft can be sent this way")
+    alert.status = "scheduled"
+    record(session, who, "alert.send_draft", f"alert:{alert.id}")
+    session.commit()
+    _enqueue_plan(alert)
+    return alert
+
+
 def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     """Stop what has not been handed to the provider yet."""
     alert = session.get(Alert, alert_id, populate_existing=True)

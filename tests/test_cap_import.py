@@ -4,8 +4,10 @@ become drafts, revise or cancel alerts; invalid ones are refused with the reason
 from __future__ import annotations
 
 import math
+import time
 
 from sqlalchemy import select, update
+from stack import configure, stack_fixture, wait_for  # noqa: F401  (the `stack` fixture)
 
 from alerting.models import Alert, Location, Resident
 
@@ -234,3 +236,24 @@ def test_a_viewer_cannot_import_and_the_cli_imports_a_file(client, app, cli, tmp
     assert "Alert CLI-1: created a draft alert" in result.output
     again = cli("cap", "import", path)
     assert again.exit_code != 0 and "already received" in again.output
+
+
+def test_an_imported_draft_sends_only_when_staff_send_it_and_reaches_those_inside(
+    app, client, session, api_key, stack
+):
+    configure(app, sms_rate_per_second=100.0, sweep_interval_s=0.3)
+    add_resident(session, "+4790000001", 5.32, 60.39)
+    add_resident(session, "+4790000002", 60.39, 5.32)
+    s = stack(workers=1)
+    alert_id = post(client, api_key, doc(info(area=FLOOD_AREA))).json["id"]
+    time.sleep(1.5)  # a worker and a sweep had the time to send it if anything would
+    assert s.sim.messages() == []
+    headers = {"Authorization": f"Bearer {api_key}"}
+    sent = client.post(f"/api/v1/alerts/{alert_id}/send", headers=headers)
+    assert sent.status_code == 200, sent.json
+    wait_for(lambda: len(s.sim.messages()) == 1, timeout=20, message="the SMS")
+    assert [(m["to"], m["body"]) for m in s.sim.messages()] == [
+        ("+4790000001", "River Bergselva is flooding.")
+    ]
+    again = client.post(f"/api/v1/alerts/{alert_id}/send", headers=headers)
+    assert again.status_code == 422 and "only a draft" in again.json["detail"]

@@ -15,6 +15,7 @@ from alerting.alerts import (
     follow_up,
     parse_only_statuses,
     parse_send_at,
+    send_draft,
 )
 from alerting.api import bp
 from alerting.auth import principal, require_role
@@ -64,6 +65,14 @@ def show(alert_id: int):
 @require_role("operator", api=True)
 def cancel(alert_id: int):
     cancel_alert(db(), principal(), alert_id)
+    return jsonify(alert_summary(db(), alert_id))
+
+
+@bp.post("/alerts/<int:alert_id>/send")
+@require_role("operator", api=True)
+def send(alert_id: int):
+    """Send a draft (an imported CAP alert) once staff have reviewed it."""
+    send_draft(db(), principal(), alert_id)
     return jsonify(alert_summary(db(), alert_id))
 
 

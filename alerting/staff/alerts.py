@@ -271,6 +271,22 @@ def alert_cancel(alert_id: int):
     return redirect(url_for("staff.alert_page", alert_id=alert_id))
 
 
+@bp.post("/alerts/<int:alert_id>/send")
+@require_role("operator")
+def alert_send_draft(alert_id: int):
+    from alerting.alerts import AlertRefused, send_draft
+
+    s = db()
+    try:
+        send_draft(s, principal(), alert_id)
+    except AlertRefused as exc:
+        s.rollback()
+        flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
+    else:
+        flash(_("The draft is on its way."), "info")
+    return redirect(url_for("staff.alert_page", alert_id=alert_id))
+
+
 @bp.post("/alerts/<int:alert_id>/resend")
 @require_role("operator")
 def alert_resend(alert_id: int):
