@@ -379,3 +379,71 @@ def cap_import(file) -> None:
     click.echo(
         f"{incoming.msg_type} {incoming.identifier}: {done} alert {alert.id} ({alert.status})"
     )
+
+
+@main.group("triggers")
+def triggers_group() -> None:
+    """Triggers that sensors and other systems fire with a signed call."""
+
+
+@triggers_group.command("create")
+@click.option("--name", required=True, help="lower-case letters, digits, - and _")
+@click.option("--area-id", type=int, required=True, help="the saved area it alerts")
+@click.option("--template", "template_key", default="", help="start from a message template")
+@click.option("--category", default="", help="default: the template's")
+@click.option("--severity", default="", help="default: the template's")
+@click.option("--title", default="", help="default: the template's, in DEFAULT_LANGUAGE")
+@click.option("--text", "texts", multiple=True, help="LANG=TEXT (or default=TEXT), {placeholders}")
+@click.option("--auto-send", is_flag=True, help="send at once (default: a draft for a person)")
+@click.option("--life-safety-auto-send", is_flag=True, help="allow --auto-send for life safety")
+@click.option("--dedup-minutes", type=int, default=60, show_default=True)
+@with_appcontext
+def triggers_create(name, area_id, template_key, category, severity, title, texts, **flags) -> None:
+    """Make a trigger (as the `cli` admin); prints its secret once."""
+    from alerting.auth import Principal
+    from alerting.templates_text import TEMPLATES
+    from alerting.triggers import create_trigger
+
+    language = current.settings().default_language
+    given = dict(t.split("=", 1) for t in texts if "=" in t)
+    if template_key:
+        template = TEMPLATES.get(template_key)
+        if template is None:
+            raise click.ClickException(f"no template {template_key!r}: {', '.join(TEMPLATES)}")
+        given = {**template.texts, "default": template.texts.get(language, ""), **given}
+        category, severity = category or template.category, severity or template.severity
+        title = title or template.titles.get(language, "")
+    try:
+        trigger, secret = create_trigger(
+            db(),
+            Principal("cli", "admin"),
+            name=name,
+            area_id=area_id,
+            category=category,
+            severity=severity,
+            title=title or name,
+            texts=given,
+            **flags,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"trigger {trigger.name} ({trigger.category}, "
+        f"{'sends at once' if trigger.auto_send else 'makes a draft'})"
+    )
+    click.echo(f"secret (shown once): {secret}")
+
+
+@triggers_group.command("list")
+@with_appcontext
+def triggers_list() -> None:
+    from sqlalchemy import select
+
+    from alerting.models import Trigger
+
+    for t in db().scalars(select(Trigger).order_by(Trigger.name)):
+        mode = "sends at once" if t.auto_send else "makes a draft"
+        click.echo(
+            f"{t.name}\tarea {t.area_id}\t{t.category}/{t.severity}\t{mode}\t"
+            f"dedup {t.dedup_minutes} min"
+        )

@@ -28,6 +28,7 @@ from alerting.models.residents import (
     VerificationCode,
 )
 from alerting.models.staff import ROLES, ApiKey, AppSetting, AuditEvent, StaffUser
+from alerting.models.triggers import Trigger, TriggerFiring
 
 __all__ = [
     "ALERT_STATES",
@@ -56,6 +57,8 @@ __all__ = [
     "RegisterVersion",
     "Resident",
     "StaffUser",
+    "Trigger",
+    "TriggerFiring",
     "Suppression",
     "VerificationCode",
     "utcnow",
