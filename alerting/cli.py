@@ -447,3 +447,33 @@ def triggers_list() -> None:
             f"{t.name}\tarea {t.area_id}\t{t.category}/{t.severity}\t{mode}\t"
             f"dedup {t.dedup_minutes} min"
         )
+
+
+@main.group("feeds")
+def feeds_group() -> None:
+    """CAP feeds of other systems (MetAlerts, neighbours)."""
+
+
+@feeds_group.command("watch")
+@click.argument("url")
+@click.option("--boundary", default="", help="saved area to cut to (default: CAP_FEED_BOUNDARY)")
+@with_appcontext
+def feeds_watch(url: str, boundary: str) -> None:
+    """Read a CAP feed (Atom, or one CAP document) once: new alerts that meet the boundary
+    become drafts; their Updates and Cancels are followed."""
+    from alerting.cap.feeds import watch
+    from alerting.cap.ingest import CapRefused
+
+    settings = current.settings()
+    try:
+        report = watch(db(), url, boundary or settings.cap_feed_boundary, settings.default_language)
+    except (CapRefused, OSError) as exc:
+        raise click.ClickException(f"{url}: {exc}") from None
+    click.echo(
+        f"{len(report.drafts)} new drafts {report.drafts}, {len(report.followed)} updated or "
+        f"cancelled, {report.outside} outside the boundary, {report.seen} seen before"
+    )
+    for line in report.refused:
+        click.echo(f"refused: {line}", err=True)
+    if report.refused:
+        sys.exit(1)

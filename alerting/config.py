@@ -112,6 +112,11 @@ class Settings:
     trusted_proxies: int = 0
     # privacy (alerting.retention): days before an alert's phone numbers become HMACs
     retention_days: int = 90
+    # CAP feeds a worker watches (alerting.cap.feeds): URLs, the saved area they are cut to,
+    # and how often
+    cap_feeds: tuple[str, ...] = ()
+    cap_feed_boundary: str = ""
+    cap_feed_interval_s: float = 300.0
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
@@ -155,6 +160,9 @@ class Settings:
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
             trusted_proxies=int(_env("TRUSTED_PROXIES", "0")),
             retention_days=int(_env("RETENTION_DAYS", "90")),
+            cap_feeds=tuple(u.strip() for u in _env("CAP_FEEDS", "").split(",") if u.strip()),
+            cap_feed_boundary=_env("CAP_FEED_BOUNDARY", ""),
+            cap_feed_interval_s=_env_float("CAP_FEED_INTERVAL", 300.0),
         )
         _refuse_unsafe(settings)
         return settings

@@ -28,6 +28,7 @@ from flask import Flask
 from sqlalchemy import and_, or_, select, update
 
 from alerting.audit import record
+from alerting.cap.feeds import schedule_feeds
 from alerting.models import FINAL_MESSAGE_STATES, Alert, Message, utcnow
 from alerting.retention import schedule_retention
 from alerting.sending.planning import (
@@ -183,6 +184,7 @@ def sweep(app: Flask) -> dict[str, int]:
         finally:
             session.close()
     schedule_retention(conn)  # at most hourly, as a bulk job (alerting.retention)
+    schedule_feeds(conn, settings.cap_feeds, settings.cap_feed_interval_s)  # alerting.cap.feeds
     return stats
 
 
