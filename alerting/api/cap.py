@@ -1,4 +1,5 @@
-"""CAP 1.2 with other systems: GET /api/v1/alerts/{id}/cap, POST /api/v1/cap."""
+"""CAP 1.2 with other systems: GET /api/v1/alerts/{id}/cap, POST /api/v1/cap, and
+POST /api/v1/cap/parse (what the compose page fills in from an uploaded CAP file)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask import Response, jsonify, request
 from alerting import current
 from alerting.api import bp
 from alerting.auth import principal, require_role
+from alerting.bounded_json import request_object
 from alerting.cap.documents import document_of
 from alerting.cap.export import MIME
 from alerting.cap.ingest import CapRefused, read
@@ -37,3 +39,32 @@ def receive_cap():
         return jsonify(exc.as_dict()), exc.status
     status = 201 if incoming.msg_type == "Alert" else 200
     return jsonify(id=alert.id, status=alert.status, done=done), status
+
+
+@bp.post("/cap/parse")
+@require_role("operator", api=True)
+def parse_cap():
+    """`{"cap": "<alert ...>"}` → what the compose page fills in from a CAP Alert (nothing is
+    stored): area, title, texts, category, severity, validity."""
+    text = request_object().get("cap")
+    if not isinstance(text, str):
+        return jsonify(error="missing cap", detail='send {"cap": "<CAP 1.2 document>"}'), 422
+    try:
+        incoming = read(text.encode(), current.settings().default_language)
+    except CapRefused as exc:
+        return jsonify(exc.as_dict()), exc.status
+    if incoming.msg_type != "Alert":
+        return jsonify(
+            error=f"a CAP {incoming.msg_type}",
+            detail="an Update or a Cancel changes an alert: send it to POST /api/v1/cap",
+        ), 422
+    return jsonify(
+        area=incoming.area,
+        area_name=incoming.area_name,
+        title=incoming.title,
+        texts=incoming.texts,
+        category=incoming.category,
+        severity=incoming.severity,
+        onset=incoming.onset.isoformat() + "Z" if incoming.onset else None,
+        expires=incoming.expires.isoformat() + "Z" if incoming.expires else None,
+    )

@@ -190,16 +190,26 @@
       var input = this;
       if (!file) return;
       file.text().then(function (text) {
+        input.value = ""; // the same file may be chosen again after a fix
+        if (text.trim().charAt(0) === "<") { // a CAP document: the server reads it
+          window.AlertingCapUpload.read(data.urls.capParse, text, function (obj) {
+            showArea(obj, file.name);
+          });
+          return;
+        }
         var obj;
         try { obj = JSON.parse(text); } catch (e) { $("area-message").textContent = S.badFile; return; }
-        drawn.clearLayers();
-        addGeojson(obj);
-        savedAreaId = "";
-        $("area-message").textContent = file.name;
-        input.value = ""; // the same file may be chosen again after a fix
-        schedulePreview();
+        showArea(obj, file.name);
       });
     });
+
+    function showArea(obj, name) {
+      drawn.clearLayers();
+      addGeojson(obj);
+      savedAreaId = "";
+      $("area-message").textContent = name;
+      schedulePreview();
+    }
 
     $("save-area").addEventListener("click", function () {
       var name = $("save-name").value.trim();

@@ -102,7 +102,7 @@ def test_uploaded_geojson_is_previewed_and_invalid_rings_are_explained(app, stac
     }
     path = tmp_path / "area.geojson"
     path.write_text(json.dumps(square))
-    page.get_by_label("Upload GeoJSON").set_input_files(str(path))
+    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
     expect(page.locator("#count-residents")).to_have_text("3")
     bowtie = {
         "type": "Polygon",
@@ -111,5 +111,5 @@ def test_uploaded_geojson_is_previewed_and_invalid_rings_are_explained(app, stac
         ],
     }
     path.write_text(json.dumps(bowtie))
-    page.get_by_label("Upload GeoJSON").set_input_files(str(path))
+    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
     expect(page.locator("#preview-error")).to_contain_text("Self-intersection")
