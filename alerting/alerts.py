@@ -126,6 +126,12 @@ def check_area_id(value: Any) -> int | None:
     return value
 
 
+def check_exercise(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise AlertRefused(422, "invalid exercise", "exercise is true or false")
+    return value
+
+
 def check_area_name(value: Any) -> str:
     if not isinstance(value, str) or len(value) > MAX_AREA_NAME:
         raise AlertRefused(
@@ -194,8 +200,12 @@ def create_alert(
     texts: dict[str, str],
     send_at: datetime | None = None,
     area_name: str = "",
+    exercise: bool = False,
 ) -> Alert:
-    """Store an alert and start sending it (or schedule it); AlertRefused when not allowed."""
+    """Store an alert and start sending it (or schedule it, or hold it for approval);
+    AlertRefused when not allowed."""
+    from alerting import approval, exercises  # both build on this module
+
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
     settings = current.settings()
@@ -215,8 +225,9 @@ def create_alert(
     except AreaError as exc:
         raise AlertRefused(422, exc.error, exc.detail) from None
     target = current.register().target(geometry)
-    counts = target.counts
+    counts = exercises.test_group_counts(session, geometry) if exercise else target.counts
     send_at = _naive_utc(send_at)
+    pending = approval.policy(session).needs_approval(category, severity)
     alert = Alert(
         category=category,
         severity=severity,
@@ -226,7 +237,8 @@ def create_alert(
         area_name=area_name,
         area_id=area_id,
         area_version=area_version,
-        status="scheduled",
+        status="pending_approval" if pending else "scheduled",
+        exercise=bool(exercise),
         sender=sender_of(settings),
         created_by=who.audit_name,
         send_at=send_at if send_at and send_at > utcnow() else None,
@@ -245,9 +257,15 @@ def create_alert(
         title=alert.title,
         send_at=_iso(alert.send_at),
         estimated_recipients=alert.recipients,
+        status=alert.status,
+        exercise=alert.exercise,
     )
     session.commit()
-    if alert.send_at is None:
+    if pending:
+        notified = approval.notify_approvers(session, alert)
+        record(session, who, "alert.approval_requested", f"alert:{alert.id}", sms=notified)
+        session.commit()
+    elif alert.send_at is None:
         _enqueue_plan(alert)
     return alert
 
@@ -289,6 +307,7 @@ def follow_up(
         area_id=parent.area_id,
         parent_id=parent.id,
         follow_up_statuses=list(only_statuses) if only_statuses else None,
+        exercise=parent.exercise,
         status="scheduled",
         sender=sender_of(current.settings()),
         created_by=who.audit_name,
@@ -347,6 +366,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
     return {
         "id": alert.id,
         "status": alert.status,
+        "exercise": alert.exercise,
         "category": alert.category,
         "severity": alert.severity,
         "title": alert.title,
@@ -365,4 +385,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
         "started_at": _iso(alert.started_at),
         "completed_at": _iso(alert.completed_at),
         "cancelled_at": _iso(alert.cancelled_at),
+        "reviewed_by": alert.reviewed_by,
+        "reviewed_at": _iso(alert.reviewed_at),
+        "review_comment": alert.review_comment,
     }

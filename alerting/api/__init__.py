@@ -31,4 +31,4 @@ def _area_error(exc: AreaError):
     return jsonify(exc.as_dict()), 422
 
 
-from alerting.api import alerts, areas, errors  # noqa: E402,F401  (routes register on bp)
+from alerting.api import alerts, areas, errors, exercises  # noqa: E402,F401  (routes register on bp)
