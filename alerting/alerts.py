@@ -342,6 +342,12 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     if alert is None:
         raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
     _check_role(who, alert.category)
+    if alert.status == "pending_approval":  # alerting.approval: withdraw or reject it
+        raise AlertRefused(
+            409,
+            "alert is waiting for approval",
+            "its author withdraws it, or a coordinator rejects it",
+        )
     if not alert_may_become(alert.status, "cancelled"):
         raise AlertRefused(422, f"alert is {alert.status}", "there is nothing left to cancel")
     now = utcnow()

@@ -181,6 +181,9 @@ def test_only_the_author_withdraws_and_a_withdrawn_alert_never_sends(app, rows, 
     a, b = key(app, "coordinator-a"), key(app, "coordinator-b")
     alert_id = send(client, a).json["id"]
     assert act(client, b, alert_id, "withdraw").status_code == 403
+    cancelled = act(client, b, alert_id, "cancel")
+    assert cancelled.status_code == 409  # not a way around the author or a rejection
+    assert "withdraws" in cancelled.json["detail"]
     withdrawn = act(client, a, alert_id, "withdraw")
     assert withdrawn.status_code == 200
     assert withdrawn.json["status"] == "cancelled"
