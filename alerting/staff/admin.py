@@ -114,7 +114,7 @@ def staff_user_update(user_id: int):
     try:
         changes |= staff_phone_changes(user, form.phone.data, bool(form.on_duty.data))
     except PhoneError:
-        flash(_("%(phone)s is not a phone number.", phone=form.phone.data[:30]), "error")
+        flash(_("%(phone)s is not a phone number.", phone=(form.phone.data or "")[:30]), "error")
         return redirect(url_for("staff.staff_users"))
     if form.unlock.data and (user.locked_until or user.failed_logins):
         user.locked_until = None
@@ -132,10 +132,15 @@ def staff_user_update(user_id: int):
     return redirect(url_for("staff.staff_users"))
 
 
-def staff_phone_changes(user: StaffUser, raw: str, on_duty: bool) -> dict:
-    """Set the phone (E.164, or none) and on-duty flag; what changed, for the audit (the number
-    masked: the audit log is read by more people than this page)."""
-    phone = parse_phone(raw, current.settings().default_region).e164 if raw.strip() else None
+def staff_phone_changes(user: StaffUser, raw: str | None, on_duty: bool) -> dict:
+    """Set the phone (E.164; empty removes it; not in the form keeps it) and on-duty flag; what
+    changed, for the audit (the number masked: more people read the audit log than this page)."""
+    if raw is None:
+        phone = user.phone
+    elif raw.strip():
+        phone = parse_phone(raw, current.settings().default_region).e164
+    else:
+        phone = None
     changes: dict = {}
     if phone != user.phone:
         changes["phone"] = mask(phone) if phone else None
