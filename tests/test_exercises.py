@@ -13,7 +13,7 @@ from staff_helpers import csrf_token, make_staff, sign_in
 
 from alerting.auth import create_api_key
 from alerting.exercises import prefix
-from alerting.models import Alert, Resident, StaffUser
+from alerting.models import Alert, Message, Resident, StaffUser
 
 AREA = {
     "type": "Polygon",
@@ -202,3 +202,40 @@ def test_a_resident_volunteers_for_exercises_in_the_portal(app, rows):
     rows.refresh(resident)
     assert resident.exercise_volunteer is False
     assert client.post("/me/exercises", data={"volunteer": "1"}).status_code == 400  # no CSRF
+
+
+def test_a_follow_up_to_an_exercise_is_an_exercise_to_the_same_test_group(app, rows):
+    from alerting.alerts import create_alert, follow_up
+    from alerting.auth import Principal
+    from alerting.sending.planning import plan
+
+    who = Principal("coord@test", "coordinator")
+    add_resident(rows, "+4791000001", *INSIDE, language="sv", exercise_volunteer=True)
+    add_resident(rows, "+4791000002", *INSIDE, language="nb")
+    staff(rows, "en@example.org", "+4799000001", "en")
+    rows.commit()
+    with app.app_context():
+        from alerting.db import db
+
+        first = create_alert(
+            db(),
+            who,
+            area=AREA,
+            category="info",
+            severity="minor",
+            title="Practice",
+            texts={"default": "Practice"},
+            exercise=True,
+        )
+        plan(first.id)
+        child = follow_up(db(), who, first.id, title="Over", texts={"default": "Practice over"})
+        assert child.exercise is True
+        plan(child.id)
+        child_id = child.id
+    bodies = {
+        m.phone: m.body for m in rows.scalars(select(Message).where(Message.alert_id == child_id))
+    }
+    assert bodies == {
+        "+4791000001": "ÖVNING: Practice over",
+        "+4799000001": "EXERCISE: Practice over",
+    }
