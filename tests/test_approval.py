@@ -323,6 +323,11 @@ def test_staff_pages_show_the_request_to_the_second_coordinator_with_buttons(app
 
     listing = approver.get("/alerts").get_data(as_text=True)
     assert "Waiting for your approval (1)" in listing
+    make_staff(app, "nb@example.org", "coordinator", language="nb")
+    norwegian = app.test_client()
+    sign_in(norwegian, "nb@example.org")
+    assert "Venter på din godkjenning (1)" in norwegian.get("/alerts").get_data(as_text=True)
+    assert "Godkjenn" in norwegian.get(f"/alerts/{alert_id}").get_data(as_text=True)
     theirs = approver.get(f"/alerts/{alert_id}").get_data(as_text=True)
     assert 'id="approve-button"' in theirs and 'id="reject-button"' in theirs
     assert 'id="withdraw-button"' not in theirs
