@@ -126,6 +126,12 @@ def check_area_id(value: Any) -> int | None:
     return value
 
 
+def check_exercise(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise AlertRefused(422, "invalid exercise", "exercise is true or false")
+    return value
+
+
 def check_area_name(value: Any) -> str:
     if not isinstance(value, str) or len(value) > MAX_AREA_NAME:
         raise AlertRefused(
@@ -194,10 +200,14 @@ def create_alert(
     texts: dict[str, str],
     send_at: datetime | None = None,
     area_name: str = "",
+    exercise: bool = False,
     draft: bool = False,
 ) -> Alert:
-    """Store an alert and start sending it (or schedule it; or, as a `draft`, keep it for staff
-    to review: an imported CAP alert); AlertRefused when not allowed."""
+    """Store an alert and start sending it (or schedule it, or hold it for approval; or, as a
+    `draft`, keep it for staff to review: an imported CAP alert); AlertRefused when not
+    allowed."""
+    from alerting import approval, exercises  # both build on this module
+
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
     settings = current.settings()
@@ -217,8 +227,9 @@ def create_alert(
     except AreaError as exc:
         raise AlertRefused(422, exc.error, exc.detail) from None
     target = current.register().target(geometry)
-    counts = target.counts
+    counts = exercises.test_group_counts(session, geometry) if exercise else target.counts
     send_at = _naive_utc(send_at)
+    pending = not draft and approval.policy(session).needs_approval(category, severity)
     alert = Alert(
         category=category,
         severity=severity,
@@ -228,7 +239,8 @@ def create_alert(
         area_name=area_name,
         area_id=area_id,
         area_version=area_version,
-        status="draft" if draft else "scheduled",
+        status="draft" if draft else "pending_approval" if pending else "scheduled",
+        exercise=bool(exercise),
         sender=sender_of(settings),
         created_by=who.audit_name,
         send_at=send_at if send_at and send_at > utcnow() else None,
@@ -247,11 +259,26 @@ def create_alert(
         title=alert.title,
         send_at=_iso(alert.send_at),
         estimated_recipients=alert.recipients,
+        status=alert.status,
+        exercise=alert.exercise,
     )
     session.commit()
-    if alert.send_at is None and not draft:
-        _enqueue_plan(alert)
+    if not draft:
+        _start(session, who, alert)
     return alert
+
+
+def _start(session: Session, who: Principal, alert: Alert) -> None:
+    """A stored alert goes out: it waits for approval, or is planned now (or by the sweep at
+    its send_at)."""
+    from alerting import approval
+
+    if alert.status == "pending_approval":
+        notified = approval.notify_approvers(session, alert)
+        record(session, who, "alert.approval_requested", f"alert:{alert.id}", sms=notified)
+        session.commit()
+    elif alert.send_at is None:
+        _enqueue_plan(alert)
 
 
 def follow_up(
@@ -291,6 +318,7 @@ def follow_up(
         area_id=parent.area_id,
         parent_id=parent.id,
         follow_up_statuses=list(only_statuses) if only_statuses else None,
+        exercise=parent.exercise,
         status="scheduled",
         sender=sender_of(current.settings()),
         created_by=who.audit_name,
@@ -327,10 +355,13 @@ def send_draft(session: Session, who: Principal, alert_id: int) -> Alert:
     _check_role(who, alert.category)
     if alert.status != "draft":
         raise AlertRefused(422, f"alert is {alert.status}", "only a draft can be sent this way")
-    alert.status = "scheduled"
-    record(session, who, "alert.send_draft", f"alert:{alert.id}")
+    from alerting import approval
+
+    pending = approval.policy(session).needs_approval(alert.category, alert.severity)
+    alert.status = "pending_approval" if pending else "scheduled"
+    record(session, who, "alert.send_draft", f"alert:{alert.id}", status=alert.status)
     session.commit()
-    _enqueue_plan(alert)
+    _start(session, who, alert)
     return alert
 
 
@@ -340,6 +371,12 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     if alert is None:
         raise AlertRefused(404, "not found", f"there is no alert {alert_id}")
     _check_role(who, alert.category)
+    if alert.status == "pending_approval":  # alerting.approval: withdraw or reject it
+        raise AlertRefused(
+            409,
+            "alert is waiting for approval",
+            "its author withdraws it, or a coordinator rejects it",
+        )
     if not alert_may_become(alert.status, "cancelled"):
         raise AlertRefused(422, f"alert is {alert.status}", "there is nothing left to cancel")
     now = utcnow()
@@ -364,6 +401,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
     return {
         "id": alert.id,
         "status": alert.status,
+        "exercise": alert.exercise,
         "category": alert.category,
         "severity": alert.severity,
         "title": alert.title,
@@ -382,4 +420,7 @@ def alert_summary(session: Session, alert_id: int) -> dict:
         "started_at": _iso(alert.started_at),
         "completed_at": _iso(alert.completed_at),
         "cancelled_at": _iso(alert.cancelled_at),
+        "reviewed_by": alert.reviewed_by,
+        "reviewed_at": _iso(alert.reviewed_at),
+        "review_comment": alert.review_comment,
     }

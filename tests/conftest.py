@@ -54,6 +54,13 @@ def empty_database(app: Flask) -> None:
         conn.execute(
             Base.metadata.tables["register_version"].insert().values(id=1, locations=0, opt_outs=0)
         )
+        # Most tests are about sending, not approval: no alert needs a second person unless the
+        # test sets the policy (tests/test_approval.py starts from the product's default).
+        conn.execute(
+            Base.metadata.tables["app_settings"]
+            .insert()
+            .values(key="approval", value={"categories": [], "severities": []}, updated_by="tests")
+        )
 
 
 @pytest.fixture

@@ -31,4 +31,11 @@ def _area_error(exc: AreaError):
     return jsonify(exc.as_dict()), 422
 
 
-from alerting.api import alerts, areas, cap, errors, triggers  # noqa: E402,F401  (routes register on bp)
+from alerting.api import (  # noqa: E402,F401  (routes register on bp)
+    alerts,
+    areas,
+    cap,
+    errors,
+    exercises,
+    triggers,
+)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 from sqlalchemy import select
 
+from alerting import approval
 from alerting.alerts import (
     AlertRefused,
     alert_summary,
     cancel_alert,
     check_area_id,
     check_area_name,
+    check_exercise,
     create_alert,
     follow_up,
     parse_only_statuses,
@@ -44,6 +46,7 @@ def create():
         texts=body.get("message", body.get("texts")),
         send_at=parse_send_at(body.get("send_at")),
         area_name=check_area_name(body.get("area_name", "")),
+        exercise=check_exercise(body.get("exercise", False)),
     )
     return jsonify(id=alert.id, status=alert.status, recipients=alert.recipients), 201
 
@@ -51,7 +54,12 @@ def create():
 @bp.get("/alerts")
 @require_role("viewer", api=True)
 def list_alerts():
-    ids = db().scalars(select(Alert.id).order_by(Alert.id.desc()).limit(50)).all()
+    """The latest 50; `?exercise=true` only exercises, `?exercise=false` only real alerts."""
+    query = select(Alert.id).order_by(Alert.id.desc()).limit(50)
+    kind = request.args.get("exercise", "")
+    if kind in ("true", "false"):
+        query = query.where(Alert.exercise == (kind == "true"))
+    ids = db().scalars(query).all()
     return jsonify(alerts=[alert_summary(db(), i) for i in ids])
 
 
@@ -73,6 +81,27 @@ def cancel(alert_id: int):
 def send(alert_id: int):
     """Send a draft (an imported CAP alert) once staff have reviewed it."""
     send_draft(db(), principal(), alert_id)
+    return jsonify(alert_summary(db(), alert_id))
+
+
+@bp.post("/alerts/<int:alert_id>/approve")
+@require_role("coordinator", api=True)
+def approve(alert_id: int):
+    approval.approve(db(), principal(), alert_id)
+    return jsonify(alert_summary(db(), alert_id))
+
+
+@bp.post("/alerts/<int:alert_id>/reject")
+@require_role("coordinator", api=True)
+def reject(alert_id: int):
+    approval.reject(db(), principal(), alert_id, request_object().get("comment", ""))
+    return jsonify(alert_summary(db(), alert_id))
+
+
+@bp.post("/alerts/<int:alert_id>/withdraw")
+@require_role("operator", api=True)
+def withdraw(alert_id: int):
+    approval.withdraw(db(), principal(), alert_id)
     return jsonify(alert_summary(db(), alert_id))
 
 

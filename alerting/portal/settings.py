@@ -149,6 +149,19 @@ def set_paused() -> Response:
     return redirect(url_for("portal.settings"))
 
 
+@bp.post("/exercises")
+@require_resident
+def set_exercise_volunteer() -> Response:
+    """Volunteer for exercises: exercise alerts for an area you have a place in reach you too."""
+    volunteer = bool(request.form.get("volunteer"))
+    _update_household(exercise_volunteer=volunteer)
+    if volunteer:
+        flash(_("Thank you: exercises for your places will reach you, marked EXERCISE."), "info")
+    else:
+        flash(_("You will get no exercises."), "info")
+    return redirect(url_for("portal.settings"))
+
+
 @bp.post("/unsubscribe")
 @require_resident
 def unsubscribe() -> Response:

@@ -382,7 +382,11 @@ def plan(alert_id: int) -> None:
         return
     if alert.send_at is not None and alert.send_at > utcnow():
         return
-    if alert.parent_id is None:
+    if alert.exercise:
+        from alerting.exercises import plan_exercise  # exercises build on this module
+
+        plan_exercise(session, alert)
+    elif alert.parent_id is None:
         plan_area_alert(session, alert)
     else:
         plan_follow_up(session, alert)

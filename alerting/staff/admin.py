@@ -1,4 +1,5 @@
-"""Admin pages: the audit log, staff accounts and the provider settings (read-only)."""
+"""Admin pages: the audit log, staff accounts (with phones and on-duty for exercises and approval
+requests), the provider settings (read-only) and which alerts need approval."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from alerting import audit, current
+from alerting import approval, audit, current
 from alerting.auth import (
     create_staff_user,
     end_sessions,
@@ -16,9 +17,10 @@ from alerting.auth import (
     require_role,
 )
 from alerting.db import db
-from alerting.models import AuditEvent, StaffUser
+from alerting.models import CATEGORIES, SEVERITIES, AuditEvent, StaffUser
+from alerting.phones import PhoneError, mask, parse_phone
 from alerting.staff import bp
-from alerting.staff.forms import StaffUserEditForm, StaffUserForm
+from alerting.staff.forms import ApprovalPolicyForm, StaffUserEditForm, StaffUserForm
 
 PAGE = 100
 
@@ -75,7 +77,14 @@ def staff_users():
     users = s.scalars(select(StaffUser).order_by(StaffUser.email)).all()
     edit_forms = {}
     for u in users:
-        f = StaffUserEditForm(prefix=f"u{u.id}", formdata=None, role=u.role, active=u.active)
+        f = StaffUserEditForm(
+            prefix=f"u{u.id}",
+            formdata=None,
+            role=u.role,
+            active=u.active,
+            phone=u.phone or "",
+            on_duty=u.on_duty,
+        )
         edit_forms[u.id] = f
     return render_template(
         "staff/staff_users.html", form=form, users=users, edit_forms=edit_forms
@@ -102,6 +111,11 @@ def staff_user_update(user_id: int):
     if bool(form.active.data) != user.active:
         changes["active"] = bool(form.active.data)
         user.active = bool(form.active.data)
+    try:
+        changes |= staff_phone_changes(user, form.phone.data, bool(form.on_duty.data))
+    except PhoneError:
+        flash(_("%(phone)s is not a phone number.", phone=(form.phone.data or "")[:30]), "error")
+        return redirect(url_for("staff.staff_users"))
     if form.unlock.data and (user.locked_until or user.failed_logins):
         user.locked_until = None
         user.failed_logins = 0
@@ -116,6 +130,25 @@ def staff_user_update(user_id: int):
         s.commit()
         flash(_("Account %(email)s updated.", email=user.email), "info")
     return redirect(url_for("staff.staff_users"))
+
+
+def staff_phone_changes(user: StaffUser, raw: str | None, on_duty: bool) -> dict:
+    """Set the phone (E.164; empty removes it; not in the form keeps it) and on-duty flag; what
+    changed, for the audit (the number masked: more people read the audit log than this page)."""
+    if raw is None:
+        phone = user.phone
+    elif raw.strip():
+        phone = parse_phone(raw, current.settings().default_region).e164
+    else:
+        phone = None
+    changes: dict = {}
+    if phone != user.phone:
+        changes["phone"] = mask(phone) if phone else None
+        user.phone = phone
+    if on_duty != user.on_duty:
+        changes["on_duty"] = on_duty
+        user.on_duty = on_duty
+    return changes
 
 
 @bp.get("/settings")
@@ -140,4 +173,17 @@ def provider_settings():
         ("LOGIN_LOCKOUT_ATTEMPTS", st.login_lockout_attempts),
         ("LOGIN_LOCKOUT_MINUTES", st.login_lockout_minutes),
     ]
-    return render_template("staff/settings.html", rows=rows)
+    policy = approval.policy(db())
+    approval_form = ApprovalPolicyForm(
+        formdata=None,
+        categories=list(policy.categories),
+        severities=list(policy.severities),
+        self_approve_exercises=policy.self_approve_exercises,
+    )
+    return render_template(
+        "staff/settings.html",
+        rows=rows,
+        approval_form=approval_form,
+        categories=CATEGORIES,
+        severities=SEVERITIES,
+    )

@@ -137,6 +137,7 @@ def compose_send():
             texts=_texts_from_form(),
             send_at=_send_at_from_form(),
             area_name=check_area_name(request.form.get("area_name", "")),
+            exercise=request.form.get("exercise") == "1",
         )
     except AlertRefused as exc:
         s.rollback()
@@ -166,6 +167,9 @@ def alert_list():
         query = query.where(Alert.status == status)
     if category in CATEGORIES:
         query = query.where(Alert.category == category)
+    kind = request.args.get("kind", "")
+    if kind in ("real", "exercise"):  # exercises are counted apart from real alerts
+        query = query.where(Alert.exercise == (kind == "exercise"))
     try:
         if since:
             query = query.where(Alert.created_at >= datetime.fromisoformat(since))
@@ -183,7 +187,13 @@ def alert_list():
         alerts=alerts,
         states=ALERT_STATES,
         categories=CATEGORIES,
-        filters={"status": status, "category": category, "since": since, "until": until},
+        filters={
+            "status": status,
+            "category": category,
+            "kind": kind,
+            "since": since,
+            "until": until,
+        },
         page=page,
         pages=max(1, -(-total // PAGE)),
     )

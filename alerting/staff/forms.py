@@ -12,12 +12,14 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
+    widgets,
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from alerting.i18n import LOCALE_NAMES
-from alerting.models import ROLES
+from alerting.models import CATEGORIES, ROLES, SEVERITIES
 
 
 class LoginForm(FlaskForm):
@@ -45,6 +47,8 @@ class StaffUserEditForm(FlaskForm):
     active = BooleanField(_l("Active"))
     unlock = BooleanField(_l("Clear lock-out"))
     password = PasswordField(_l("New password (optional)"), validators=[Optional(), Length(min=10)])
+    phone = StringField(_l("Phone (exercises, approval requests)"), validators=[Length(max=30)])
+    on_duty = BooleanField(_l("On duty (gets approval requests by SMS)"))
 
 
 class ApiKeyForm(FlaskForm):
@@ -55,6 +59,19 @@ class ApiKeyForm(FlaskForm):
 
 class ApiKeyExpiryForm(FlaskForm):
     expires = DateField(_l("Last day it works (empty: never expires)"), validators=[Optional()])
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class ApprovalPolicyForm(FlaskForm):
+    """Which alerts need a second person's approval (admins)."""
+
+    categories = CheckboxesField(_l("Categories"), choices=[SelectChoice(c, c) for c in CATEGORIES])
+    severities = CheckboxesField(_l("Severities"), choices=[SelectChoice(s, s) for s in SEVERITIES])
+    self_approve_exercises = BooleanField(_l("Authors may approve their own exercises"))
 
 
 class ActionForm(FlaskForm):
