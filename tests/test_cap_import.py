@@ -257,3 +257,19 @@ def test_an_imported_draft_sends_only_when_staff_send_it_and_reaches_those_insid
     ]
     again = client.post(f"/api/v1/alerts/{alert_id}/send", headers=headers)
     assert again.status_code == 422 and "only a draft" in again.json["detail"]
+
+
+def test_an_imported_evacuation_sent_by_staff_waits_for_a_second_person(client, session, api_key):
+    from sqlalchemy import delete
+
+    from alerting.models import AppSetting
+
+    session.execute(delete(AppSetting))  # the product's default policy: evacuations wait
+    session.commit()
+    body = doc(info(area=FLOOD_AREA, responseType="Evacuate"), identifier="EVAC-1")
+    alert_id = post(client, api_key, body).json["id"]
+    assert session.get(Alert, alert_id).category == "evacuation"
+    sent = client.post(
+        f"/api/v1/alerts/{alert_id}/send", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    assert sent.status_code == 200 and sent.json["status"] == "pending_approval"
