@@ -11,6 +11,7 @@ import io
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,6 +36,7 @@ from alerting.models import (
     Message,
 )
 from alerting.phones import mask
+from alerting.progress import held_by_quiet_hours, seconds_left
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm
 from alerting.templates_text import templates_for_browser
@@ -210,6 +212,11 @@ def progress(alert_id: int) -> dict:
         {"phone": p if show_phone else mask(p), "body": b, "at": at.isoformat(timespec="seconds")}
         for p, b, at in replies
     ]
+    settings = current.settings()
+    summary["held"] = held_by_quiet_hours(s, alert_id, ZoneInfo(settings.timezone))
+    summary["rate_limit"] = settings.sms_rate_per_second
+    held = sum(h["count"] for h in summary["held"])
+    summary["eta_s"] = seconds_left(summary["counts"], held, settings.sms_rate_per_second)
     return summary
 
 
