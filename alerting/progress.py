@@ -5,7 +5,7 @@ holds them as `pending` with a `next_attempt_at`; a retry has tried at least onc
 from __future__ import annotations
 
 import math
-from datetime import timezone
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,7 +29,7 @@ def held_by_quiet_hours(session: Session, alert_id: int, zone: ZoneInfo) -> list
     ).all()
     held: dict[str, int] = {}
     for at, n in rows:
-        local = at.replace(tzinfo=timezone.utc).astimezone(zone).strftime("%H:%M")
+        local = at.replace(tzinfo=UTC).astimezone(zone).strftime("%H:%M")
         held[local] = held.get(local, 0) + n
     return [{"until": until, "count": n} for until, n in held.items()]
 

@@ -3,8 +3,8 @@
 One process runs jobs from the queues in urgency order (alerting-urgent, alerting-default,
 alerting-bulk) with RQ's SimpleWorker (no fork per job: the app, the register snapshot and the
 database pool stay warm), plus a sweep thread (see alerting.sending.sweep) and a receipt drain
-thread (alerting.sending.receipts), so receipts are applied while this process sends. Run as many as you
-like on as many machines as you like, all with the same DATABASE_URL and REDIS_URL.
+thread (alerting.sending.receipts), so receipts are applied while this process sends. Run as
+many as you like on as many machines as you like, all with the same DATABASE_URL and REDIS_URL.
 """
 
 from __future__ import annotations

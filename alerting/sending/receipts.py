@@ -21,6 +21,7 @@ workers without the thread (`--burst`) and when every thread is gone (the flag l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -267,10 +268,8 @@ def drain_continuously(app: Flask, stop: threading.Event) -> None:
             log.exception("receipt drain thread failed")
             stop.wait(1.0)
         stop.wait(interval)
-    try:
+    with contextlib.suppress(redis.RedisError):  # else the flag lapses by itself
         drainer.conn.delete(DRAINING)  # the next callback enqueues a job, unless a thread is on
-    except redis.RedisError:
-        pass  # the flag lapses by itself
 
 
 def start_drainer(app: Flask, stop: threading.Event) -> threading.Thread:
