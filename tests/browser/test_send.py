@@ -60,6 +60,7 @@ def test_cancel_a_scheduled_alert(app, stack, page):
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#alert-status")).to_have_attribute("data-status", "scheduled")
     page.get_by_role("button", name="Cancel alert").click()
+    page.get_by_role("button", name="Yes, cancel the alert").click()
     expect(page.locator("#alert-status")).to_have_attribute("data-status", "cancelled")
     expect(page.get_by_role("status")).to_contain_text("Alert cancelled")
 
