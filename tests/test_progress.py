@@ -5,8 +5,10 @@ when. Real workers, simulator, Redis and database."""
 from __future__ import annotations
 
 import time
-from datetime import time as clock
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from stack import configure, stack_fixture, wait_for  # noqa: F401
 from staff_helpers import make_staff, sign_in
 from test_sending import add_many, post_alert
@@ -60,15 +62,23 @@ def test_delivered_count_follows_the_simulator_within_2_s_during_a_send(
         )
 
 
+def quiet_now(session, phone: str, zone: str = "Europe/Oslo") -> str:
+    """Give this resident quiet hours from an hour ago to two hours on (local time in TIMEZONE);
+    the end as the page writes it."""
+    now = datetime.now(ZoneInfo(zone)).replace(second=0, microsecond=0)
+    resident = session.scalars(select(Resident).where(Resident.phone == phone)).one()
+    resident.quiet_start = (now - timedelta(hours=1)).time()
+    resident.quiet_end = (now + timedelta(hours=2)).time()
+    session.commit()
+    return resident.quiet_end.strftime("%H:%M")
+
+
 def test_messages_held_by_quiet_hours_show_until_when(app, session, client, api_key, stack):
-    """A resident whose quiet hours last all day: the message waits, and the page says until
-    when in TIMEZONE (the end of the quiet hours, local time)."""
+    """A message waiting for a resident's quiet hours to end: the page says until when, in
+    TIMEZONE, and how many wait."""
     configure(app, sms_rate_per_second=200.0, sweep_interval_s=0.3)
     phones = add_many(session, 3)
-    quiet = session.query(Resident).filter(Resident.phone == phones[0]).one()
-    quiet.quiet_start = clock(0, 0)
-    quiet.quiet_end = clock(23, 59)
-    session.commit()
+    until = quiet_now(session, phones[0])
     make_staff(app, "viewer@example.org", "viewer")
     s = stack(workers=1)
     sign_in(client, "viewer@example.org")
@@ -81,7 +91,8 @@ def test_messages_held_by_quiet_hours_show_until_when(app, session, client, api_
         timeout=30,
         message="the two others delivered",
     )
-    assert shown["held"] == [{"until": "23:59", "count": 1}]
+    assert shown["held"] == [{"until": until, "count": 1}]
+    assert shown["eta_s"] == 0  # what is held does not count as left to send
     page = client.get(f"/alerts/{alert_id}").get_data(as_text=True)
-    assert "held until 23:59 (1)" in page
+    assert f"held until {until} (1)" in page
     assert s.sim.messages(to=phones[0]) == []
