@@ -4,6 +4,8 @@ recipients read, and each recipient gets the text in their language. Live stack,
 
 from __future__ import annotations
 
+import re
+
 from browsing import screenshot, sign_in
 from playwright.sync_api import Page, expect
 from stack import add_resident, wait_for
@@ -96,13 +98,13 @@ def test_resend_shows_its_count_and_confirms_like_a_send(app, client, api_key, s
     page.goto(f"{s.url}/alerts/{first}")
     page.get_by_role("link", name="Resend to undelivered and failed (1)").click()
     expect(page.locator("#count-phones")).to_have_text("1")
-    expect(page.locator("#audience")).to_contain_text("1 recipients")
+    expect(page.locator("#audience")).to_contain_text(re.compile(r"\b1 recipients?\b"))
     expect(page.locator("#text_default")).to_have_value("Vannet er stengt i Strandvegen.")
     expect(page.locator("#title")).to_have_value("Water off")
     expect(page.locator(".text-field")).to_have_count(2)  # default and English
     s.sim.configure(outcomes={})
     page.get_by_role("button", name="Review and send…").click()
-    expect(page.locator("#confirm-text")).to_contain_text("Send to 1 phones")
+    expect(page.locator("#confirm-text")).to_contain_text(re.compile(r"Send to 1 phones?\b"))
     page.get_by_role("button", name="Back").click()
     assert len(s.sim.messages(to="+4791000002")) == 1  # nothing sent before the confirmation
     page.get_by_role("button", name="Review and send…").click()
