@@ -21,9 +21,7 @@ def follow_up_audience(
     messages = follow_up_recipients(probe).subquery()
     phones = session.scalar(select(func.count()).select_from(messages)) or 0
     opted_out = session.scalar(
-        select(func.count())
-        .select_from(messages)
-        .join(OptOut, OptOut.phone == messages.c.phone)
+        select(func.count()).select_from(messages).join(OptOut, OptOut.phone == messages.c.phone)
     )
     language = func.coalesce(Resident.language, messages.c.language)
     rows = session.execute(

@@ -90,6 +90,7 @@ def test_deleting_a_saved_area_asks_in_a_dialog(app, stack, page: Page):
     s = stack(workers=0)
     sign_in(page, s.url, "op@example.org")
     page.goto(f"{s.url}/areas")
+    expect(page.get_by_label("Yes, delete the area")).to_be_hidden()  # the dialog will ask
     page.get_by_role("button", name="Delete Strandvegen").click()
     expect(page.locator("#action-dialog")).to_contain_text("Delete the area “Strandvegen”?")
     page.get_by_role("button", name="Back").click()
