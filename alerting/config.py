@@ -93,6 +93,8 @@ class Settings:
     send_deadline_minutes: float = 60.0
     send_deadline_bulk_minutes: float = 1440.0
     receipt_timeout_s: float = 600.0
+    # every worker's receipt drain thread looks at the buffer this often (0: no thread)
+    receipt_drain_interval_s: float = 0.2
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from: str = "Alerting"
@@ -144,6 +146,7 @@ class Settings:
             send_deadline_minutes=_env_float("SEND_DEADLINE_MINUTES", 60.0),
             send_deadline_bulk_minutes=_env_float("SEND_DEADLINE_BULK_MINUTES", 1440.0),
             receipt_timeout_s=_env_float("RECEIPT_TIMEOUT", 600.0),
+            receipt_drain_interval_s=_env_float("RECEIPT_DRAIN_INTERVAL", 0.2),
             twilio_account_sid=_env("TWILIO_ACCOUNT_SID", default_sid),
             twilio_auth_token=_env("TWILIO_AUTH_TOKEN", default_token),
             twilio_from=_env("TWILIO_FROM", "Alerting"),

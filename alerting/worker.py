@@ -2,8 +2,9 @@
 
 One process runs jobs from the queues in urgency order (alerting-urgent, alerting-default,
 alerting-bulk) with RQ's SimpleWorker (no fork per job: the app, the register snapshot and the
-database pool stay warm), plus a sweep thread (see alerting.sending.sweep). Run as many as you
-like on as many machines as you like, all with the same DATABASE_URL and REDIS_URL.
+database pool stay warm), plus a sweep thread (see alerting.sending.sweep) and a receipt drain
+thread (alerting.sending.receipts), so receipts are applied while this process sends. Run as
+many as you like on as many machines as you like, all with the same DATABASE_URL and REDIS_URL.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from rq import SimpleWorker
 
 from alerting.sending import shutdown
 from alerting.sending.queues import QUEUES, queue, redis_for, set_job_app
+from alerting.sending.receipts import start_drainer
 from alerting.sending.sweep import start_sweeper
 
 log = logging.getLogger("alerting.worker")
+DRAIN_JOIN_S = 5.0  # a drain stops between batches (~0.5 s) or items when asked
 
 
 class Worker(SimpleWorker):
@@ -47,8 +50,11 @@ def main(burst: bool = False, name: str | None = None) -> None:
             log.warning("could not preload the register", exc_info=True)
     gc.freeze()  # long-lived objects out of full collections: fewer pauses between send slots
     stop = threading.Event()
+    threads = []
     if not burst:
         start_sweeper(app, stop)
+        if settings.receipt_drain_interval_s > 0:
+            threads.append(start_drainer(app, stop))
     conn = redis_for(settings.redis_url)
     try:
         while True:
@@ -63,6 +69,8 @@ def main(burst: bool = False, name: str | None = None) -> None:
                 time.sleep(1.0)
     finally:
         stop.set()
+        for thread in threads:  # a drain puts back what it took before the process ends
+            thread.join(DRAIN_JOIN_S)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,7 @@ class Stack:
             SEND_DEADLINE_BULK_MINUTES=str(s.send_deadline_bulk_minutes),
             TIMEZONE=s.timezone,
             RECEIPT_TIMEOUT=str(s.receipt_timeout_s),
+            RECEIPT_DRAIN_INTERVAL=str(s.receipt_drain_interval_s),
         )
         env.update(self.extra_env)
         return env

@@ -198,9 +198,13 @@ def test_receipts_lost_with_redis_are_polled_at_once(
 ):
     server = RedisServer(tmp_path)
     try:
-        configure(
-            app, redis_url=server.url, sms_rate_per_second=200.0, sweep_interval_s=0.3
-        )  # RECEIPT_TIMEOUT stays 600 s
+        configure(  # RECEIPT_TIMEOUT stays 600 s; no drain thread: the flag below holds
+            app,
+            redis_url=server.url,
+            sms_rate_per_second=200.0,
+            sweep_interval_s=0.3,
+            receipt_drain_interval_s=0,
+        )
         phones = add_many(session, 20)
         s = stack(workers=1)
         s.wait_workers()

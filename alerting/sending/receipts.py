@@ -11,12 +11,20 @@ lease has run out. A batch whose transaction fails is applied item by item, and 
 still fails goes to the dead-letter list with its reason instead of blocking every later receipt.
 On SIGTERM a drain stops between batches and puts back what it took and did not apply. Applying
 is idempotent (status only moves forward), so a batch applied again after a crash changes
-nothing but the event log."""
+nothing but the event log.
+
+Every worker process also runs a drain thread (`drain_continuously`) that looks at the buffer
+every RECEIPT_DRAIN_INTERVAL seconds: RQ runs one job at a time, so a drain job queued behind a
+send job would wait for its whole batch, and the alert page would stand still meanwhile. While a
+thread runs it keeps the drain flag set, so webhooks enqueue no drain jobs; the jobs remain for
+workers without the thread (`--burst`) and when every thread is gone (the flag lapses)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -161,10 +169,11 @@ def _apply(db_conn, item: bytes) -> None:
 class Drain:
     """One drain: takes batches into its own processing list and applies them."""
 
-    def __init__(self, app: Flask, stopping: Callable[[], bool]) -> None:
+    def __init__(self, app: Flask, stopping: Callable[[], bool], keep_flag: bool = False) -> None:
         self.conn = redis_for(app.extensions["alerting.settings"].redis_url)
         self.engine: Engine = app.extensions["alerting.engine"]
         self.stopping = stopping
+        self.keep_flag = keep_flag  # a drain thread: it stays on the buffer after it emptied it
         self.processing = PROCESSING + uuid.uuid4().hex
 
     def take(self) -> list[bytes]:
@@ -212,6 +221,8 @@ class Drain:
         try:
             while not self.stopping():
                 items = self.take()
+                if not items and self.keep_flag:
+                    return done
                 if not items:
                     self.conn.delete(DRAINING)
                     # a callback buffered between the take and the delete saw DRAINING set
@@ -235,6 +246,39 @@ def drain(app: Flask, stopping: Callable[[], bool] = shutdown.requested) -> int:
     drainer = Drain(app, stopping)
     recover(drainer.conn)
     return drainer.run()
+
+
+def drain_continuously(app: Flask, stop: threading.Event) -> None:
+    """A worker's drain thread: apply receipts as they come, until `stop` or SIGTERM."""
+    interval = app.extensions["alerting.settings"].receipt_drain_interval_s
+
+    def stopping() -> bool:
+        return stop.is_set() or shutdown.requested()
+
+    drainer = Drain(app, stopping, keep_flag=True)
+    while not stopping():
+        try:
+            drainer.conn.set(DRAINING, "1", ex=int(LEASE_S))  # no drain jobs while we are here
+            if drainer.conn.llen(BUFFER):
+                drainer.run()
+        except (redis.RedisError, *UNAVAILABLE) as exc:  # what waits stays in Redis
+            log.warning("receipt drain thread: %s; retrying", _reason(exc))
+            stop.wait(1.0)
+        except Exception:  # the thread must not die; jobs and the sweep cover meanwhile
+            log.exception("receipt drain thread failed")
+            stop.wait(1.0)
+        stop.wait(interval)
+    with contextlib.suppress(redis.RedisError):  # else the flag lapses by itself
+        drainer.conn.delete(DRAINING)  # the next callback enqueues a job, unless a thread is on
+
+
+def start_drainer(app: Flask, stop: threading.Event) -> threading.Thread:
+    """The drain thread of a worker process (see drain_continuously)."""
+    thread = threading.Thread(
+        target=drain_continuously, args=(app, stop), name="alerting-receipts", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def drain_job() -> int:

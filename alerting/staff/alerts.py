@@ -11,6 +11,7 @@ import io
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,6 +23,7 @@ from alerting.areas import AreaError
 from alerting.auth import principal, require_role
 from alerting.bounded_json import loads
 from alerting.db import db
+from alerting.follow_up_audience import follow_up_audience
 from alerting.ids import MAX_ID
 from alerting.models import (
     ALERT_STATES,
@@ -35,8 +37,9 @@ from alerting.models import (
     Message,
 )
 from alerting.phones import mask
+from alerting.progress import held_by_quiet_hours, seconds_left
 from alerting.staff import bp
-from alerting.staff.forms import ActionForm
+from alerting.staff.forms import ActionForm, confirmed
 from alerting.templates_text import templates_for_browser
 
 PAGE = 50
@@ -89,10 +92,13 @@ def _area_from_form() -> tuple[dict | None, int | None]:
     return (loads(raw_area) if raw_area else None), None
 
 
-def _compose_context(parent: Alert | None = None) -> dict:
+def _compose_context(parent: Alert | None = None, resend: bool = False) -> dict:
     s = db()
     areas = s.execute(select(Area.id, Area.name).order_by(Area.name)).all()
+    statuses = RESEND_STATUSES if resend else None
     return {
+        "resend": resend,
+        "audience": follow_up_audience(s, parent, statuses) if parent else None,
         "categories": allowed_categories(),
         "severities": SEVERITIES,
         "saved_areas": [{"id": a.id, "name": a.name} for a in areas],
@@ -220,6 +226,11 @@ def progress(alert_id: int) -> dict:
         {"phone": p if show_phone else mask(p), "body": b, "at": at.isoformat(timespec="seconds")}
         for p, b, at in replies
     ]
+    settings = current.settings()
+    summary["held"] = held_by_quiet_hours(s, alert_id, ZoneInfo(settings.timezone))
+    summary["rate_limit"] = settings.sms_rate_per_second
+    held = sum(h["count"] for h in summary["held"])
+    summary["eta_s"] = seconds_left(summary["counts"], held, settings.sms_rate_per_second)
     return summary
 
 
@@ -270,6 +281,11 @@ def alert_recipients(alert_id: int):
 def alert_cancel(alert_id: int):
     from alerting.alerts import AlertRefused, cancel_alert
 
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not confirmed():
+        flash(_("Confirm the cancellation: nothing was cancelled."), "error")
+        return alert_page(alert_id), 422
     s = db()
     try:
         cancel_alert(s, principal(), alert_id)
@@ -286,6 +302,9 @@ def alert_cancel(alert_id: int):
 def alert_send_draft(alert_id: int):
     from alerting.alerts import AlertRefused, send_draft
 
+    if not confirmed():
+        flash(_("Confirm sending the draft."), "error")
+        return alert_page(alert_id), 422
     s = db()
     try:
         send_draft(s, principal(), alert_id)
@@ -297,37 +316,26 @@ def alert_send_draft(alert_id: int):
     return redirect(url_for("staff.alert_page", alert_id=alert_id))
 
 
-@bp.post("/alerts/<int:alert_id>/resend")
+@bp.route("/alerts/<int:alert_id>/resend", methods=["GET", "POST"])
 @require_role("operator")
 def alert_resend(alert_id: int):
-    """Send the same text again to the recipients whose message was undelivered or failed."""
-    from alerting.alerts import AlertRefused, follow_up
-
-    parent = _alert_or_404(alert_id)
-    s = db()
-    try:
-        child = follow_up(
-            s,
-            principal(),
-            alert_id,
-            title=parent.title,
-            texts=parent.texts,
-            only_statuses=RESEND_STATUSES,
-        )
-    except AlertRefused as exc:
-        s.rollback()
-        flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
-        return redirect(url_for("staff.alert_page", alert_id=alert_id))
-    return redirect(url_for("staff.alert_page", alert_id=child.id))
+    """The compose page for sending again to the recipients whose message was undelivered or
+    failed (their count and the parent's texts pre-filled); sent only once confirmed."""
+    return _follow_up_page(_alert_or_404(alert_id), RESEND_STATUSES)
 
 
 @bp.route("/alerts/<int:alert_id>/follow-up", methods=["GET", "POST"])
 @require_role("operator")
 def alert_follow_up(alert_id: int):
     """A new message (for example the all clear) to exactly the recipients of this alert."""
+    return _follow_up_page(_alert_or_404(alert_id), None)
+
+
+def _follow_up_page(parent: Alert, only_statuses: tuple[str, ...] | None):
+    """The compose page of a follow-up or a resend, and its confirmed POST."""
     from alerting.alerts import AlertRefused, follow_up
 
-    parent = _alert_or_404(alert_id)
+    resend = only_statuses is not None
     if request.method == "POST":
         if not ActionForm().validate_on_submit():
             abort(400)
@@ -338,22 +346,24 @@ def alert_follow_up(alert_id: int):
             child = follow_up(
                 s,
                 principal(),
-                alert_id,
+                parent.id,
                 title=request.form.get("title", "").strip(),
                 texts=_texts_from_form(),
                 category=request.form.get("category") or None,
                 severity=request.form.get("severity") or None,
+                only_statuses=only_statuses,
             )
         except AlertRefused as exc:
             s.rollback()
             flash(f"{exc.error}: {exc.detail}" if exc.detail else exc.error, "error")
-            return render_template("staff/compose.html", **_compose_context(parent)), exc.status
+            context = _compose_context(parent, resend)
+            return render_template("staff/compose.html", **context), exc.status
         except ValueError as exc:
             s.rollback()
             flash(str(exc), "error")
-            return render_template("staff/compose.html", **_compose_context(parent)), 422
+            return render_template("staff/compose.html", **_compose_context(parent, resend)), 422
         return redirect(url_for("staff.alert_page", alert_id=child.id))
-    return render_template("staff/compose.html", **_compose_context(parent))
+    return render_template("staff/compose.html", **_compose_context(parent, resend))
 
 
 @bp.get("/alerts/<int:alert_id>/recipients.csv")

@@ -15,7 +15,7 @@ from alerting.auth import principal, require_role
 from alerting.db import db
 from alerting.models import LIFE_SAFETY, Alert, Area, AreaVersion, utcnow
 from alerting.staff import bp
-from alerting.staff.forms import ActionForm
+from alerting.staff.forms import ActionForm, confirmed
 
 MAX_POINTS = 5000  # more than this is a cloud, not information; the counts say the rest
 
@@ -155,6 +155,9 @@ def area_delete(area_id: int):
     if refusal := _life_safety_refusal(area):
         flash(refusal, "error")
         return area_list(), 403
+    if not confirmed():
+        flash(_("Confirm the deletion: the area was kept."), "error")
+        return area_list(), 422
     audit.record(s, principal(), "area.delete", f"area:{area.id}", name=area.name)
     s.delete(area)
     s.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -76,6 +77,12 @@ class ApprovalPolicyForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something (cancel, resend, delete): only the CSRF token."""
+
+
+def confirmed() -> bool:
+    """An irreversible action's form says yes (templates/staff/_confirm.html: the dialog, or
+    the ticked box without JS); a bare POST is refused."""
+    return request.form.get("confirmed") == "1"
 
 
 class SearchForm(FlaskForm):

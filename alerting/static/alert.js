@@ -1,10 +1,11 @@
-/* Alert page: poll the progress every second; recipients on the map coloured by status. */
+/* Alert page: poll the progress twice a second; recipients on the map coloured by status. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("page-data").textContent);
   var M = window.AlertingMap;
   var $ = function (id) { return document.getElementById(id); };
   var FINAL_ALERT = ["completed", "cancelled"];
+  var POLL_MS = 500; // the counts follow the receipts within a second
   var GROUPS = {
     pending: ["pending", "sending", "unknown"], sent: ["queued", "accepted", "sent"],
     delivered: ["delivered"], undelivered: ["undelivered"], failed: ["failed"],
@@ -45,6 +46,7 @@
     $("progress").setAttribute("aria-valuenow", String(delivered));
     $("progress-text").textContent = M.format(data.strings.progress,
       { delivered: delivered, total: total, failed: failed, inflight: inflight });
+    showPace(summary, delivered);
     var badge = $("alert-status");
     badge.textContent = data.labels[summary.status] || summary.status;
     badge.dataset.status = summary.status;
@@ -64,6 +66,30 @@
       li.textContent = data.strings.noReplies;
       replies.appendChild(li);
     }
+  }
+
+  // delivered per second over the last few polls, and the time left at the rate limit
+  var history = [];
+  function showPace(summary, delivered) {
+    var now = Date.now();
+    history.push([now, delivered]);
+    while (history.length > 2 && now - history[0][0] > 5000) history.shift();
+    var first = history[0];
+    var seconds = (now - first[0]) / 1000;
+    var parts = [];
+    if (seconds >= 0.5) parts.push(M.format(data.strings.rate, { rate: Math.round((delivered - first[1]) / seconds) }));
+    if (summary.eta_s > 0) {
+      parts.push(M.format(data.strings.eta, { time: duration(summary.eta_s), limit: summary.rate_limit }));
+    }
+    $("progress-rate").textContent = parts.join(" · ");
+    $("held").textContent = (summary.held || []).map(function (h) {
+      return M.format(data.strings.held, { time: h.until, n: h.count });
+    }).join(" · ");
+  }
+
+  function duration(s) {
+    var m = Math.floor(s / 60);
+    return m ? M.format(data.strings.minutes, { m: m, s: s % 60 }) : M.format(data.strings.seconds, { s: s });
   }
 
   function loadDots() {
@@ -88,12 +114,12 @@
         show(summary);
         ticks += 1;
         var done = FINAL_ALERT.indexOf(summary.status) >= 0;
-        if (done || ticks % 3 === 0) loadDots();
-        if (!done) setTimeout(poll, 1000);
+        if (done || ticks % 6 === 0) loadDots();
+        if (!done) setTimeout(poll, POLL_MS);
       })
       .catch(function () { setTimeout(poll, 3000); });
   }
   show(data.summary);
   loadDots();
-  if (FINAL_ALERT.indexOf(data.summary.status) < 0) setTimeout(poll, 1000);
+  if (FINAL_ALERT.indexOf(data.summary.status) < 0) setTimeout(poll, POLL_MS);
 })();

@@ -233,12 +233,6 @@
     if ($("area-geojson").value) {
       try { addGeojson(JSON.parse($("area-geojson").value)); schedulePreview(); } catch (e) { /* ignore */ }
     }
-  } else {
-    var parentLayer = L.geoJSON(data.parent.area, { interactive: false }).addTo(map);
-    map.fitBounds(parentLayer.getBounds(), { maxZoom: 15 });
-    preview = { residents: data.parent.recipients, phones: data.parent.recipients, opted_out: 0, languages: {} };
-    data.parent.languages.forEach(function (l) { if (l !== "default") preview.languages[l] = 0; });
-    syncTextFields(Object.keys(preview.languages));
   }
 
   // --- one text field per language, templates and counters ------------------------------------
@@ -373,6 +367,8 @@
   }
   if ($("template").value) { currentTemplate = $("template").value; applyTemplate(!$("text_default").value); }
   updateCounters();
+  // a follow-up or resend: its area, counts and texts come from the first alert (compose_followup.js)
+  if (data.parent) window.AlertingFollowUp(data.parent, { map: map, showCounts: showCounts, updateCounters: updateCounters });
 
   // --- confirm, then send --------------------------------------------------------------------
   var dialog = $("confirm-dialog");
