@@ -108,6 +108,8 @@ class Settings:
     signin_codes_per_hour: int = 200
     signin_code_minutes: int = 10
     signin_code_attempts: int = 5
+    # public "is my address inside?" lookups per client IP per rolling hour (alerting.portal)
+    address_checks_per_ip: int = 120
     # proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none)
     trusted_proxies: int = 0
     # privacy (alerting.retention): days before an alert's phone numbers become HMACs
@@ -153,6 +155,7 @@ class Settings:
             signin_codes_per_hour=int(_env("SIGNIN_CODES_PER_HOUR", "200")),
             signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
+            address_checks_per_ip=int(_env("ADDRESS_CHECKS_PER_IP", "120")),
             trusted_proxies=int(_env("TRUSTED_PROXIES", "0")),
             retention_days=int(_env("RETENTION_DAYS", "90")),
         )
