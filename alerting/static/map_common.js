@@ -13,8 +13,13 @@
       tiles.on("tileerror", function (e) { e.tile.style.visibility = "hidden"; });
       tiles.addTo(map);
     }
+    mapHooks.forEach(function (hook) { hook(map); });
     return map;
   }
+
+  // tools a page loads beside its own script (map_orient.js, keyboard_draw.js) join each map here
+  var mapHooks = [];
+  function onMap(hook) { mapHooks.push(hook); }
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -55,6 +60,6 @@
 
   global.AlertingMap = {
     makeMap: makeMap, postJson: postJson, csrfToken: csrfToken, format: format,
-    languageName: languageName, STATUS_COLOURS: STATUS_COLOURS
+    languageName: languageName, STATUS_COLOURS: STATUS_COLOURS, onMap: onMap
   };
 })(window);
