@@ -204,3 +204,32 @@ def test_public_check_is_limited_per_client_address(app, client, session):
         "/public/address-check.json?q=strandgaten", environ_base={"REMOTE_ADDR": "10.1.2.3"}
     )
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("lang", "search", "keyboard"),
+    [
+        ("nb", "Finn en adresse", "Tastatur: gå til kartet"),
+        ("sv", "Hitta en adress", "Tangentbord: gå till kartan"),
+        ("da", "Find en adresse", "Tastatur: gå til kortet"),
+    ],
+)
+def test_the_map_tools_speak_the_staff_members_language(app, client, lang, search, keyboard):
+    make_staff(app, "op@example.org", "operator", language=lang)
+    sign_in(client, "op@example.org")
+    page = client.get("/alerts/new").get_data(as_text=True)
+    assert search in page and keyboard in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("nb", "Er adressen min innenfor?"),
+        ("sv", "Ligger min adress inom?"),
+        ("da", "Ligger min adresse inden for?"),
+    ],
+)
+def test_the_public_address_check_speaks_the_visitors_language(client, session, lang, question):
+    public_alert(session)
+    page = client.get("/public", headers={"Accept-Language": lang}).get_data(as_text=True)
+    assert question in page
