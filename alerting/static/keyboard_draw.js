@@ -33,7 +33,7 @@
     // the edge about to be added follows the crosshair, not a mouse that is not there
     map.on("move", function () {
       var draw = polygonDraw();
-      if (!draw || !draw._hintMarker) return;
+      if (!draw || !draw._hintMarker || !container.classList.contains("kbd-drawing")) return;
       draw._hintMarker.setLatLng(map.getCenter());
       if (vertices(draw)) draw._syncHintLine();
     });
@@ -75,6 +75,9 @@
       map.pm.disableDraw();
       say(S.cancelled);
     }
+
+    // the mouse takes over: the edge follows it again, and the crosshair goes
+    container.addEventListener("mousedown", function () { container.classList.remove("kbd-drawing"); });
 
     var actions = { a: addVertex, Enter: addVertex, Backspace: removeVertex, f: finish, Escape: cancel };
     container.addEventListener("keydown", function (e) {

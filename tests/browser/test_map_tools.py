@@ -47,6 +47,13 @@ def draw_triangle_with_the_mouse(page: Page) -> None:
     page.mouse.click(cx + TRIANGLE[0][0], cy + TRIANGLE[0][1])  # close on the first vertex
 
 
+def ring(page: Page) -> list[list[float]]:
+    """The outer ring of the one shape the form would send."""
+    area = json.loads(page.locator("#area-geojson").input_value())
+    assert len(area["features"]) == 1
+    return area["features"][0]["geometry"]["coordinates"][0]
+
+
 def press(page: Page, key: str, times: int = 1) -> None:
     for _ in range(times):
         page.keyboard.press(key)
@@ -82,6 +89,7 @@ def test_a_triangle_drawn_by_keyboard_reaches_the_same_residents_as_by_mouse(app
     by_mouse = [
         page.locator(f"#count-{name}").inner_text() for name in ("residents", "phones", "opted-out")
     ]
+    mouse_ring = ring(page)
 
     open_compose(page, s.url)
     draw_triangle_with_the_keyboard(page)
@@ -93,10 +101,11 @@ def test_a_triangle_drawn_by_keyboard_reaches_the_same_residents_as_by_mouse(app
         page.locator(f"#count-{name}").inner_text() for name in ("residents", "phones", "opted-out")
     ]
     assert by_keyboard == by_mouse == ["3", "3", "0"]
-    # the finished shape is the area the form sends
-    area = json.loads(page.locator("#area-geojson").input_value())
-    assert len(area["features"]) == 1
-    assert len(area["features"][0]["geometry"]["coordinates"][0]) == 4  # 3 vertices, closed
+    # the same triangle: each vertex within a pixel (about 19 m) of the mouse's
+    keyboard_ring = ring(page)
+    assert len(keyboard_ring) == len(mouse_ring) == 4  # 3 vertices, closed
+    for (x1, y1), (x2, y2) in zip(keyboard_ring, mouse_ring, strict=True):
+        assert abs(x1 - x2) < 0.0004 and abs(y1 - y2) < 0.0002
 
 
 def test_backspace_removes_the_last_vertex_and_escape_gives_up(app, stack, page):
