@@ -100,6 +100,7 @@ class Settings:
     twilio_base_url: str = ""
     simulator_url: str = "http://127.0.0.1:8099"
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap contributors"  # the credit the tiles' licence asks
     login_lockout_attempts: int = 5
     login_lockout_minutes: float = 15.0
     # resident sign-in codes (alerting.portal): abuse limits per rolling hour, lifetime, attempts
@@ -148,6 +149,7 @@ class Settings:
             twilio_base_url=_env("TWILIO_BASE_URL", ""),
             simulator_url=_env("SIMULATOR_URL", "http://127.0.0.1:8099").rstrip("/"),
             tile_url=_env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            tile_attribution=_env("TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
             login_lockout_attempts=int(_env("LOGIN_LOCKOUT_ATTEMPTS", "5")),
             login_lockout_minutes=_env_float("LOGIN_LOCKOUT_MINUTES", 15.0),
             signin_codes_per_number=int(_env("SIGNIN_CODES_PER_NUMBER", "3")),

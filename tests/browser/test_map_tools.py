@@ -6,7 +6,7 @@ import json
 
 from browsing import screenshot, sign_in
 from playwright.sync_api import Page, expect
-from stack import add_resident
+from stack import add_resident, configure
 from staff_helpers import make_staff
 
 from alerting.models import Area, Location, Resident
@@ -143,9 +143,12 @@ def test_the_search_box_centres_the_map_on_an_address_and_saved_areas_are_outlin
         )
         s.commit()
     make_staff(app, "op@example.org", "operator")
+    configure(app, tile_attribution="© Kartverket")  # the credit a national service asks for
     st = stack(workers=0)
     sign_in(page, st.url, "op@example.org")
     open_compose(page, st.url)
+    expect(page.locator(".leaflet-control-attribution")).to_contain_text("© Kartverket")
+    expect(page.locator(".leaflet-control-attribution")).not_to_contain_text("OpenStreetMap")
 
     page.get_by_label("Find an address").fill("fjellv")
     page.get_by_role("button", name="Fjellveien 9, Bergen").click()

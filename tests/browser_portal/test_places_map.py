@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from browsing import sign_in_by_sms
 from playwright.sync_api import Page, expect
+from stack import configure
 
 from alerting.models import ConsentEvent, Location, Resident
 
@@ -23,10 +24,14 @@ def test_my_places_are_labelled_on_the_map_and_the_list_centres_on_one(
     session.add(resident)
     session.add(ConsentEvent(phone=PHONE, action="opt_in", source="import"))
     session.commit()
+    configure(app, tile_attribution='© Kartverket <img id="injected" src="x">')
     s = stack(workers=1)
     page = phone_page
     sign_in_by_sms(page, s, PHONE)
     page.goto(f"{s.url}/me/places")
+    credit = page.locator(".leaflet-control-attribution")
+    expect(credit).to_contain_text('© Kartverket <img id="injected" src="x">')  # text, not HTML
+    assert page.locator("#injected").count() == 0
     labels = page.locator("#places-map .leaflet-tooltip")
     expect(labels).to_have_count(2)
     expect(labels.nth(0)).to_have_text("Home: Strandkaien 1, Bergen")

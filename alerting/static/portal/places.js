@@ -15,7 +15,9 @@
 
   var map = L.map(mapEl).setView([+mapEl.dataset.lat, +mapEl.dataset.lon], 13);
   if (mapEl.dataset.tiles) {
-    L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+    var credit = document.createElement("span");  // TILE_ATTRIBUTION as text, never as HTML
+    credit.textContent = document.querySelector('meta[name="tile-attribution"]').content;
+    L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: credit.innerHTML }).addTo(map);
   }
   var bounds = [];
   saved.forEach(function (p) {
