@@ -77,6 +77,19 @@ def test_staff_search_finds_addresses_prefix_first_with_positions_and_no_people(
         assert private not in body
 
 
+def test_search_ignores_the_case_of_letters_beyond_ascii(app, client, session):
+    resident = Resident(phone="+4791000009", name="Å", source="import")
+    resident.locations.append(Location(lat=60.39, lon=5.32, address="Øvre Ole Bulls plass 1"))
+    session.add(resident)
+    session.commit()
+    make_staff(app, "viewer@example.org", "viewer")
+    sign_in(client, "viewer@example.org")
+    found = client.get("/map/search.json?q=øvre ole").get_json()["addresses"]
+    assert [a["address"] for a in found] == ["Øvre Ole Bulls plass 1"]
+    found = client.get("/public/address-check.json?q=ØVRE OLE").get_json()["addresses"]
+    assert [a["address"] for a in found] == ["Øvre Ole Bulls plass 1"]
+
+
 def test_staff_search_answers_at_most_ten(app, client, session):
     for i in range(15):
         resident = Resident(phone=f"+479200{i:04d}", name=f"N{i}", source="import")
