@@ -21,7 +21,7 @@ def default_instance_path() -> Path:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the environment)."""
-    from alerting import api, auth, db, i18n, limits_http, staff, targeting
+    from alerting import api, auth, db, i18n, limits_http, staff, targeting, tiles
     from alerting.redis_conn import embedded_redis_url
 
     instance_path = settings.instance_path if settings else default_instance_path()
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # signed by the provider instead
     i18n.init_app(app)
+    tiles.init_app(app)
     from alerting import portal
 
     portal.init_app(app)

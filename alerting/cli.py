@@ -381,11 +381,14 @@ def simulator_command(host: str, port: int) -> None:
 @main.command("demo", with_appcontext=False)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--residents", default=30_000, show_default=True, type=int)
-def demo_command(port: int, residents: int) -> None:
+@click.option(
+    "--log-requests", is_flag=True, help="Log every HTTP request (off: the login stays in view)."
+)
+def demo_command(port: int, residents: int, log_requests: bool) -> None:
     """Seed a demo register and run the app, a worker and the SMS simulator together."""
     from alerting.demo.run import run
 
-    run(port, residents)
+    run(port, residents, log_requests)
 
 
 @main.group("cap")

@@ -102,6 +102,7 @@ class Settings:
     twilio_base_url: str = ""
     simulator_url: str = "http://127.0.0.1:8099"
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap contributors"  # the credit the tiles' licence asks
     login_lockout_attempts: int = 5
     login_lockout_minutes: float = 15.0
     # resident sign-in codes (alerting.portal): abuse limits per rolling hour, lifetime, attempts
@@ -110,6 +111,8 @@ class Settings:
     signin_codes_per_hour: int = 200
     signin_code_minutes: int = 10
     signin_code_attempts: int = 5
+    # public "is my address inside?" lookups per client IP per rolling hour (alerting.portal)
+    address_checks_per_ip: int = 120
     # proxy hops in front of the app whose X-Forwarded-For/-Proto are trusted (0: none)
     trusted_proxies: int = 0
     # privacy (alerting.retention): days before an alert's phone numbers become HMACs
@@ -154,6 +157,7 @@ class Settings:
             twilio_base_url=_env("TWILIO_BASE_URL", ""),
             simulator_url=_env("SIMULATOR_URL", "http://127.0.0.1:8099").rstrip("/"),
             tile_url=_env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            tile_attribution=_env("TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
             login_lockout_attempts=int(_env("LOGIN_LOCKOUT_ATTEMPTS", "5")),
             login_lockout_minutes=_env_float("LOGIN_LOCKOUT_MINUTES", 15.0),
             signin_codes_per_number=int(_env("SIGNIN_CODES_PER_NUMBER", "3")),
@@ -161,6 +165,7 @@ class Settings:
             signin_codes_per_hour=int(_env("SIGNIN_CODES_PER_HOUR", "200")),
             signin_code_minutes=int(_env("SIGNIN_CODE_MINUTES", "10")),
             signin_code_attempts=int(_env("SIGNIN_CODE_ATTEMPTS", "5")),
+            address_checks_per_ip=int(_env("ADDRESS_CHECKS_PER_IP", "120")),
             trusted_proxies=int(_env("TRUSTED_PROXIES", "0")),
             retention_days=int(_env("RETENTION_DAYS", "90")),
             cap_feeds=tuple(u.strip() for u in _env("CAP_FEEDS", "").split(",") if u.strip()),

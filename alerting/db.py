@@ -31,7 +31,16 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_unicode_lower)
     return engine
+
+
+def _sqlite_unicode_lower(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite's lower() folds ASCII only, PostgreSQL's every letter: make them agree, so that
+    case-insensitive searches (ILIKE is lower() LIKE lower()) find "Øvre" when typed "øvre"."""
+    dbapi_connection.create_function(
+        "lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

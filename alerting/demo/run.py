@@ -12,13 +12,14 @@ from urllib.parse import urlparse
 import click
 from flask import Flask
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from alerting import ROOT, create_app, current
 from alerting.auth import hash_password
 from alerting.db import db
 from alerting.migrate import upgrade
 from alerting.models import Resident, StaffUser
+from alerting.redis_conn import stop_embedded
 from alerting.register_import import import_bytes
 
 DEMO_ADMIN = "admin@demo.alerting"
@@ -90,7 +91,14 @@ def _stop(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run(port: int, residents: int) -> None:
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Logs no requests, so the login line stays on screen (`--log-requests` keeps them)."""
+
+    def log_request(self, *_args: object) -> None:
+        pass
+
+
+def run(port: int, residents: int, log_requests: bool = False) -> None:
     """Everything in one command: schema, register, login, simulator, worker, web app."""
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     app = create_app()
@@ -101,15 +109,20 @@ def run(port: int, residents: int) -> None:
         if settings.sms_provider == "simulator":
             simulator = start_simulator(settings)
         worker = start_worker(app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    # SIGTERM must unwind like Ctrl-C, or the worker and the embedded Redis outlive the demo
+    handler = WSGIRequestHandler if log_requests else _QuietRequestHandler
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=handler)
+    # SIGTERM (and a closed terminal) must unwind like Ctrl-C, or the worker and the embedded
+    # Redis outlive the demo
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     click.echo("")
-    click.echo(f"  alerting      {settings.public_url}/")
+    click.echo(f"  staff         {settings.public_url}/")
+    click.echo(f"  residents     {settings.public_url}/me   (sign up with a phone number)")
+    click.echo(f"  public map    {settings.public_url}/public   (current alerts, for anyone)")
     if simulator is not None:
         click.echo(f"  SMS phones    {simulator.url}/   (what each phone received)")
     click.echo(f"  login         {DEMO_ADMIN} / {password}")
-    click.echo("  Ctrl-C stops the app, the worker and the simulator.")
+    click.echo("  Ctrl-C stops the app, the worker, the simulator and the embedded Redis.")
     click.echo("")
     try:
         server.serve_forever()
@@ -124,3 +137,4 @@ def run(port: int, residents: int) -> None:
             worker.kill()
         if simulator is not None:
             simulator.shutdown()
+        stop_embedded()

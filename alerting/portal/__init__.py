@@ -25,6 +25,7 @@ def template_context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Register the portal and the public map on `app`."""
+    import alerting.portal.address_check  # noqa: F401  (a route on the public map)
     from alerting.portal import (  # noqa: F401  (routes)
         cap_feed,
         places,

@@ -1,8 +1,10 @@
-"""Abuse limits on sign-in codes: per number, per IP address and in total, per rolling hour.
+"""Abuse limits on the portal's public endpoints, per rolling hour.
 
-Every code we send costs money and can be abused for SMS pumping fraud (a bot requesting codes to
-premium numbers), so each request is counted in Redis in three sliding windows at once. One Lua
-script checks all three and records the request only when none is full, so parallel requests on
+Every sign-in code we send costs money and can be abused for SMS pumping fraud (a bot requesting
+codes to premium numbers), so each request is counted in Redis in three sliding windows at once
+(per number, per IP address, in total). The public "is my address inside?" lookup searches the
+register, so it is counted per IP address, or a bot could list every address. One Lua script
+checks all windows and records the request only when none is full, so parallel requests on
 several app processes can never overshoot a limit.
 """
 
@@ -68,16 +70,24 @@ def record_code_request(
         f"{PREFIX}ip:{keyed_digest(secret, 'signin-ip', ip)}",
         f"{PREFIX}total",
     ]
+    hit = _check_and_record(conn, keys, [per_number, per_ip, total], now)
+    return LimitHit(scopes[hit - 1]) if hit else None
+
+
+def record_address_check(
+    conn: redis.Redis, ip: str, per_ip: int, now: float | None = None, *, secret: str
+) -> bool:
+    """Count one public address lookup from `ip`; False (nothing counted) when over `per_ip`."""
+    key = f"alerting:public:address-ip:{keyed_digest(secret, 'address-ip', ip)}"
+    return _check_and_record(conn, [key], [per_ip], now) == 0
+
+
+def _check_and_record(
+    conn: redis.Redis, keys: list[str], limits: list[int], now: float | None
+) -> int:
+    """0 when recorded in every window, else the 1-based index of the first full one."""
     moment = time.time() if now is None else now
     hit = conn.eval(
-        _CHECK_AND_RECORD,
-        len(keys),
-        *keys,
-        moment,
-        WINDOW_SECONDS,
-        per_number,
-        per_ip,
-        total,
-        uuid.uuid4().hex,
+        _CHECK_AND_RECORD, len(keys), *keys, moment, WINDOW_SECONDS, *limits, uuid.uuid4().hex
     )
-    return LimitHit(scopes[int(hit) - 1]) if int(hit) else None
+    return int(hit)

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from alerting import current
+from alerting.address_search import find_addresses
 from alerting.db import db
-from alerting.models import LOCATION_LABELS, Location, Resident
+from alerting.models import LOCATION_LABELS, Location
 from alerting.portal import bp
 from alerting.portal.residents import current_resident, household, require_resident
 
-SEARCH_MIN_CHARS = 3
 SEARCH_LIMIT = 8
 DEFAULT_CENTRE = (60.3913, 5.3221)  # Bergen, until the register says otherwise
 
@@ -127,29 +127,9 @@ def remove_place(location_id: int) -> Response:
     return redirect(url_for("portal.places"))
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 @bp.get("/addresses")
 @require_resident
 def search_addresses() -> Response:
-    """Addresses from the register matching `q`: address text and position only, never people.
-
-    Only imported residents' places are searched: what self-registered residents entered is
-    theirs, and must not be discoverable by others.
-    """
-    q = " ".join(request.args.get("q", "").split())[:100]
-    if len(q) < SEARCH_MIN_CHARS:
-        return jsonify([])
-    rows = db().execute(
-        select(Location.address, func.min(Location.lat), func.min(Location.lon))
-        .join(Resident, Resident.id == Location.resident_id)
-        .where(Resident.source == "import")
-        .where(Location.address.ilike(_like_pattern(q), escape="\\"))
-        .group_by(Location.address)
-        .order_by(Location.address)
-        .limit(SEARCH_LIMIT)
-    )
-    return jsonify([{"address": a, "lat": lat, "lon": lon} for a, lat, lon in rows])
+    """Addresses from the register matching `q`: address text and position only, never people."""
+    found = find_addresses(db(), request.args.get("q", ""), SEARCH_LIMIT)
+    return jsonify([a.as_dict() for a in found])

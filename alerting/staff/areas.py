@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from alerting import audit, current
+from alerting.address_search import MAX_CHARS, MIN_CHARS, find_addresses, normalise
 from alerting.areas import AreaError, area_km2, parse_area, to_geojson
 from alerting.auth import principal, require_role
 from alerting.db import db
@@ -18,6 +19,7 @@ from alerting.staff import bp
 from alerting.staff.forms import ActionForm, confirmed
 
 MAX_POINTS = 5000  # more than this is a cloud, not information; the counts say the rest
+SEARCH_LIMIT = 10  # addresses offered for one search: enough to choose, short enough to read
 
 
 def _area_from_json():
@@ -45,6 +47,42 @@ def area_points():
     return jsonify(
         points=[[round(x, 6), round(y, 6)] for x, y in points.tolist()], truncated=truncated
     )
+
+
+@bp.get("/map/search.json")
+@require_role("viewer")
+def map_search():
+    """Addresses of the register matching `q`, to centre the map on (no names, no phones)."""
+    q = normalise(request.args.get("q", ""))
+    if not MIN_CHARS <= len(q) <= MAX_CHARS:
+        detail = _(
+            "Type between %(low)d and %(high)d characters of the address.",
+            low=MIN_CHARS,
+            high=MAX_CHARS,
+        )
+        return jsonify(error="bad search", detail=detail), 422
+    found = find_addresses(db(), q, SEARCH_LIMIT, imported_only=False)
+    return jsonify(addresses=[a.as_dict() for a in found])
+
+
+@bp.get("/map/areas.geojson")
+@require_role("viewer")
+def saved_outlines():
+    """Every saved area as one FeatureCollection, drawn faintly on the compose map to orient."""
+    features = []
+    for area in db().scalars(select(Area).order_by(Area.name)):
+        try:
+            geometry = to_geojson(parse_area(area.geojson))
+        except AreaError:
+            continue  # an area that no longer parses is listed on the areas page, not drawn
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"id": area.id, "name": area.name},
+                "geometry": geometry,
+            }
+        )
+    return jsonify(type="FeatureCollection", features=features)
 
 
 @bp.get("/areas")

@@ -5,15 +5,25 @@
   function makeMap(element, tileUrl) {
     var map = L.map(element, { preferCanvas: true, keyboard: true }).setView([60.39, 5.32], 12);
     if (tileUrl) {
-      var tiles = L.tileLayer(tileUrl, {
-        maxZoom: 19,
-        attribution: "&copy; OpenStreetMap contributors"
-      });
+      var tiles = L.tileLayer(tileUrl, { maxZoom: 19, attribution: tileAttribution() });
       // with no tile server reachable the map stays a plain background: hide broken images
       tiles.on("tileerror", function (e) { e.tile.style.visibility = "hidden"; });
       tiles.addTo(map);
     }
+    mapHooks.forEach(function (hook) { hook(map); });
     return map;
+  }
+
+  // tools a page loads beside its own script (map_orient.js, keyboard_draw.js) join each map here
+  var mapHooks = [];
+  function onMap(hook) { mapHooks.push(hook); }
+
+  // TILE_ATTRIBUTION, as text: Leaflet puts an attribution in as HTML
+  function tileAttribution() {
+    var meta = document.querySelector('meta[name="tile-attribution"]');
+    var text = document.createElement("span");
+    text.textContent = meta ? meta.content : "";
+    return text.innerHTML;
   }
 
   function csrfToken() {
@@ -55,6 +65,7 @@
 
   global.AlertingMap = {
     makeMap: makeMap, postJson: postJson, csrfToken: csrfToken, format: format,
-    languageName: languageName, STATUS_COLOURS: STATUS_COLOURS
+    languageName: languageName, STATUS_COLOURS: STATUS_COLOURS, onMap: onMap,
+    tileAttribution: tileAttribution
   };
 })(window);

@@ -15,17 +15,27 @@
 
   var map = L.map(mapEl).setView([+mapEl.dataset.lat, +mapEl.dataset.lon], 13);
   if (mapEl.dataset.tiles) {
-    L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: "© OpenStreetMap" }).addTo(map);
+    var credit = document.createElement("span");  // TILE_ATTRIBUTION as text, never as HTML
+    credit.textContent = document.querySelector('meta[name="tile-attribution"]').content;
+    L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19, attribution: credit.innerHTML }).addTo(map);
   }
   var bounds = [];
   saved.forEach(function (p) {
     L.circleMarker([p.lat, p.lon], { radius: 7, color: "#0b5394" })
-      // a text node, not a string: Leaflet puts strings in as HTML, and the address is typed text
-      .bindTooltip(document.createTextNode(p.label + (p.address ? ": " + p.address : "")))
+      // a text node, not a string: Leaflet puts strings in as HTML, and the address is typed text;
+      // always shown, so the places say which is which on a map without tiles
+      .bindTooltip(document.createTextNode(p.label + (p.address ? ": " + p.address : "")),
+                   { permanent: true, direction: "top", offset: [0, -6] })
       .addTo(map);
     bounds.push([p.lat, p.lon]);
   });
   if (bounds.length > 1) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
+  document.querySelectorAll(".show-on-map").forEach(function (button) {
+    button.addEventListener("click", function () {
+      map.setView([+button.dataset.lat, +button.dataset.lon], 16);
+      mapEl.scrollIntoView({ block: "center" });
+    });
+  });
 
   var marker = null;
   function choose(la, lo, text) {
