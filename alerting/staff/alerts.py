@@ -9,15 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from alerting import audit, current
-from alerting.alerts import check_area_id, check_area_name, send_at_utc
+from alerting.alerts import AlertRefused, check_area_id, check_area_name
 from alerting.areas import AreaError
 from alerting.auth import principal, require_role
 from alerting.bounded_json import loads
@@ -27,6 +26,7 @@ from alerting.models import (
     ALERT_STATES,
     CATEGORIES,
     LIFE_SAFETY,
+    RESPONSE_TYPES,
     SEVERITIES,
     Alert,
     Area,
@@ -38,6 +38,8 @@ from alerting.phones import mask
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm
 from alerting.templates_text import templates_for_browser
+from alerting.timefmt import to_utc
+from alerting.validity import TEMPLATE_RESPONSE_TYPES
 
 PAGE = 50
 MAX_MAP_POINTS = 20_000
@@ -60,22 +62,37 @@ def _texts_from_form() -> dict[str, str]:
     return texts
 
 
-def _send_at_from_form() -> datetime | None:
-    """The scheduled time as naive UTC; the browser says its offset from UTC in minutes
-    (JavaScript's getTimezoneOffset: UTC minus local time)."""
-    if request.form.get("send_mode") != "later":
-        return None
-    raw = request.form.get("send_at", "").strip()
+def _time_from_form(field: str) -> datetime | None:
+    """A datetime-local field as naive UTC: what staff type is TIMEZONE's wall clock."""
+    raw = request.form.get(field, "").strip()
     if not raw:
-        raise ValueError(_("Choose when to send, or send now."))
+        return None
     try:
-        local = datetime.fromisoformat(raw)
+        return to_utc(datetime.fromisoformat(raw))
     except ValueError:
         raise ValueError(_("Write the time as YYYY-MM-DD HH:MM.")) from None
-    offset = request.form.get("tz_offset", "").strip() or "0"
-    if not re.fullmatch(r"-?\d{1,4}", offset) or abs(int(offset)) >= 24 * 60:
-        raise ValueError(_("The browser sent no usable time zone; reload the page."))
-    return send_at_utc(local.replace(tzinfo=timezone(timedelta(minutes=-int(offset)))))
+    except OverflowError:  # 0001-01-01T00:00 in Oslo is in the year 0 in UTC
+        raise AlertRefused(
+            422, f"invalid {field}", _("Choose a time in the years 1 to 9999.")
+        ) from None
+
+
+def _send_at_from_form() -> datetime | None:
+    if request.form.get("send_mode") != "later":
+        return None
+    send_at = _time_from_form("send_at")
+    if send_at is None:
+        raise ValueError(_("Choose when to send, or send now."))
+    return send_at
+
+
+def _validity_from_form() -> dict:
+    """onset and expires (the Start and End fields) and the CAP response type."""
+    return {
+        "onset": _time_from_form("onset"),
+        "expires": _time_from_form("expires"),
+        "response_type": request.form.get("response_type") or None,
+    }
 
 
 def _area_from_form() -> tuple[dict | None, int | None]:
@@ -101,6 +118,8 @@ def _compose_context(parent: Alert | None = None) -> dict:
         "default_language": current.settings().default_language,
         "parent": parent,
         "parent_area": json.loads(parent.area_geojson) if parent else None,
+        "response_types": RESPONSE_TYPES,
+        "template_response_types": TEMPLATE_RESPONSE_TYPES,
         "form": ActionForm(),
         "values": request.form if request.method == "POST" else {},
     }
@@ -137,6 +156,7 @@ def compose_send():
             texts=_texts_from_form(),
             send_at=_send_at_from_form(),
             area_name=check_area_name(request.form.get("area_name", "")),
+            **_validity_from_form(),
         )
     except AlertRefused as exc:
         s.rollback()
@@ -317,6 +337,7 @@ def alert_follow_up(alert_id: int):
                 texts=_texts_from_form(),
                 category=request.form.get("category") or None,
                 severity=request.form.get("severity") or None,
+                **_validity_from_form(),
             )
         except AlertRefused as exc:
             s.rollback()
