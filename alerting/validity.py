@@ -79,19 +79,20 @@ def validity(
     if expires is None:
         duration = default_validity(category, response_type)
         if duration is None:
+            article = "an" if category[0] in "aeiou" else "a"
             raise ValidityError(
                 "missing expires",
-                f"give an end time (expires) for a {category} alert: "
+                f"give an end time (expires) for {article} {category} alert: "
                 "until when must residents act on it?",
             )
         try:
             expires = onset + duration
         except OverflowError:
             raise ValidityError("invalid onset", "onset is too far in the future") from None
-    if expires <= onset:
-        raise ValidityError("invalid expires", "the end time (expires) must be after the start")
     if expires <= now:
         raise ValidityError("invalid expires", "the end time (expires) is already past")
+    if expires <= onset:
+        raise ValidityError("invalid expires", "the end time (expires) must be after the start")
     return onset, expires
 
 
