@@ -64,6 +64,7 @@ def _public(alert: Alert, now: datetime) -> dict:
         "onset": onset,
         "expires": expires,
         "status": public_status(alert, now),
+        "ended_at": ended_at(alert),
         "area": _area(alert),
     }
 
