@@ -356,6 +356,15 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
         f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
         f"{summary['skipped']} skipped"
     )
+    if summary["expires"]:
+        from alerting.models import Alert
+        from alerting.timefmt import local_time
+
+        alert = db().get(Alert, alert_id)
+        click.echo(
+            f"  in force: {local_time(alert.onset, False)} – {local_time(alert.expires)}, "
+            f"on /public: {summary['public_status'] or 'no'}"
+        )
     counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
     click.echo(f"  messages: {counts or 'none yet'}")
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_babel import get_locale
 
 from alerting import current
@@ -45,7 +45,8 @@ def local_time(value: datetime | None, with_zone: bool = True) -> str:
     """A stored (naive UTC) time in TIMEZONE, in the interface language, zone named."""
     if value is None:
         return ""
-    locale = Locale.parse(str(get_locale() or "en"))
+    # the interface language on a page; English on the command line
+    locale = Locale.parse(str(get_locale() or "en") if has_request_context() else "en")
     text = format_datetime(value.replace(tzinfo=UTC), _pattern(locale), zone(), locale)
     return f"{text} ({zone_name()})" if with_zone else text
 

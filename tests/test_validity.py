@@ -203,6 +203,10 @@ def test_cli_send_at_without_an_offset_is_in_timezone(session, cli, tmp_path):
     assert session.scalars(select(Alert.send_at).order_by(Alert.id)).all()[-1] == datetime(
         2027, 1, 1, 10, 0
     )
+    human = cli("alerts", "show", alert.id)
+    assert human.exit_code == 0, repr(human.exception)
+    human = human.output
+    assert "in force: Jan 1, 2027, 10:00 – Jul 1, 2027, 10:00 (Europe/Oslo)" in human
     missing = cli(*base, "--message", "x")
     assert missing.exit_code != 0 and "give an end time (expires)" in missing.output
     past = cli(*base, "--message", "x", "--expires", "2099-01-01", "--send-at", "2020-01-01")

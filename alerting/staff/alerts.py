@@ -38,7 +38,7 @@ from alerting.phones import mask
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm
 from alerting.templates_text import templates_for_browser
-from alerting.timefmt import to_utc
+from alerting.timefmt import local_time, to_utc
 from alerting.validity import TEMPLATE_RESPONSE_TYPES
 
 PAGE = 50
@@ -227,7 +227,7 @@ def progress(alert_id: int) -> dict:
         .limit(50)
     ).all()
     summary["replies"] = [
-        {"phone": p if show_phone else mask(p), "body": b, "at": at.isoformat(timespec="seconds")}
+        {"phone": p if show_phone else mask(p), "body": b, "at": local_time(at)}
         for p, b, at in replies
     ]
     return summary
