@@ -38,6 +38,7 @@ from alerting.sending.planning import cancel_pending, enqueue_plan, follow_up_re
 from alerting.sending.provider import sender_of
 from alerting.sending.states import alert_may_become
 from alerting.sending.status import message_counts
+from alerting.timefmt import local_time
 from alerting.validity import (
     ALL_CLEAR,
     CLOCK_SKEW,
@@ -199,7 +200,7 @@ def _scheduled(send_at: datetime | None) -> datetime | None:
             raise AlertRefused(
                 422,
                 "send_at is in the past",
-                f"{_iso(send_at)} has passed; choose a later time or send now",
+                f"{local_time(send_at)} has passed; choose a later time or send now",
             )
         return None
     return send_at
@@ -355,7 +356,7 @@ def follow_up(
             raise AlertRefused(
                 422,
                 "the alert has ended",
-                f"it was in force until {_iso(parent_expires)}; send a follow-up instead",
+                f"it was in force until {local_time(parent_expires)}; send a follow-up instead",
             )
         onset = onset or parent_onset
         response_type = response_type or parent.response_type

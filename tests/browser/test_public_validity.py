@@ -67,6 +67,7 @@ def test_public_says_in_force_until_expires_then_ended_and_superseded_after_an_a
     expect(page.locator("#response-type")).to_have_value("Evacuate")
     end = datetime.now(ZoneInfo("Europe/Oslo")) + timedelta(hours=6)
     page.get_by_label("End (Europe/Oslo)").fill(end.strftime("%Y-%m-%dT%H:%M"))
+    screenshot(page, "compose_validity")
     page.get_by_role("button", name="Review and send…").click()
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("#progress-text")).to_contain_text("3 of 3 delivered", timeout=30_000)
