@@ -71,4 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     portal.init_app(app)
     app.register_blueprint(staff.bp)
+    from alerting import timefmt
+
+    timefmt.init_app(app)
     return app

@@ -38,13 +38,25 @@ from alerting.sending.planning import cancel_pending, enqueue_plan, follow_up_re
 from alerting.sending.provider import sender_of
 from alerting.sending.states import alert_may_become
 from alerting.sending.status import message_counts
+from alerting.timefmt import local_time
+from alerting.validity import (
+    ALL_CLEAR,
+    CLOCK_SKEW,
+    ValidityError,
+    check_response_type,
+    in_force_between,
+    is_published,
+    public_status,
+    supersede,
+    validity,
+)
 
 log = logging.getLogger(__name__)
 
 OPERATOR_CATEGORIES = ("water", "info", "test")
 MAX_TEXT = 1600  # Twilio's limit for one message body
 MAX_AREA_NAME = 200  # the width of alerts.area_name
-_SEND_AT_HINT = "use ISO 8601 in the years 1 to 9999 in UTC, e.g. 2026-12-01T10:00:00Z"
+_TIME_HINT = "use ISO 8601 in the years 1 to 9999 in UTC, e.g. 2026-12-01T10:00:00Z"
 
 
 class AlertRefused(Exception):
@@ -140,24 +152,64 @@ def check_area_name(value: Any) -> str:
     return value.strip()
 
 
-def send_at_utc(value: datetime) -> datetime:
-    """A scheduled time as naive UTC (a time without offset is UTC already); refused, not a
-    500, when it cannot be written in UTC (0001-01-01T00:00+14:00 is in the year 0)."""
+def time_utc(value: datetime, field: str = "send_at") -> datetime:
+    """A time as naive UTC (a time without offset is UTC already); refused, not a 500, when it
+    cannot be written in UTC (0001-01-01T00:00+14:00 is in the year 0)."""
     try:
         return _naive_utc(value)
     except OverflowError:
-        raise AlertRefused(422, "invalid send_at", _SEND_AT_HINT) from None
+        raise AlertRefused(422, f"invalid {field}", _TIME_HINT) from None
 
 
-def parse_send_at(value: Any) -> datetime | None:
-    """ISO 8601 from a request, as naive UTC; None (or nothing) is "now"."""
+def parse_time(value: Any, field: str = "send_at") -> datetime | None:
+    """ISO 8601 from a request (send_at, onset, expires), as naive UTC; None or "" is not given
+    (send_at: now)."""
     if value in (None, ""):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (AttributeError, ValueError):  # not a string, or not ISO 8601
-        raise AlertRefused(422, "invalid send_at", _SEND_AT_HINT) from None
-    return send_at_utc(parsed)
+        raise AlertRefused(422, f"invalid {field}", _TIME_HINT) from None
+    return time_utc(parsed, field)
+
+
+def _validity(
+    category: str,
+    response_type: Any,
+    onset: datetime | None,
+    expires: datetime | None,
+    starts: datetime,
+) -> tuple[str | None, datetime, datetime]:
+    """(response_type, onset, expires) of a new alert, or refused with the reason (422)."""
+    try:
+        response_type = check_response_type(response_type)
+        onset, expires = validity(
+            category,
+            response_type,
+            time_utc(onset, "onset") if onset else None,
+            time_utc(expires, "expires") if expires else None,
+            starts=starts,
+            now=utcnow(),
+        )
+    except ValidityError as exc:
+        raise AlertRefused(422, exc.error, exc.detail) from None
+    return response_type, onset, expires
+
+
+def _scheduled(send_at: datetime | None) -> datetime | None:
+    """send_at as naive UTC; None is now (so is a time within CLOCK_SKEW of now), and a time in
+    the past is refused rather than sent at once."""
+    send_at = time_utc(send_at) if send_at else None
+    now = utcnow()
+    if send_at is None or send_at <= now:
+        if send_at is not None and send_at < now - CLOCK_SKEW:
+            raise AlertRefused(
+                422,
+                "send_at is in the past",
+                f"{local_time(send_at)} has passed; choose a later time or send now",
+            )
+        return None
+    return send_at
 
 
 def parse_only_statuses(value: Any) -> tuple[str, ...] | None:
@@ -202,6 +254,9 @@ def create_alert(
     area_name: str = "",
     exercise: bool = False,
     draft: bool = False,
+    onset: datetime | None = None,
+    expires: datetime | None = None,
+    response_type: str | None = None,
 ) -> Alert:
     """Store an alert and start sending it (or schedule it, or hold it for approval; or, as a
     `draft`, keep it for staff to review: an imported CAP alert); AlertRefused when not
@@ -210,6 +265,10 @@ def create_alert(
 
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
+    send_at = _scheduled(send_at)
+    response_type, onset, expires = _validity(
+        category, response_type, onset, expires, send_at or utcnow()
+    )
     settings = current.settings()
     if (area is None) == (area_id is None):
         raise AlertRefused(422, "missing area", 'give either "area" (GeoJSON) or "area_id"')
@@ -228,7 +287,6 @@ def create_alert(
         raise AlertRefused(422, exc.error, exc.detail) from None
     target = current.register().target(geometry)
     counts = exercises.test_group_counts(session, geometry) if exercise else target.counts
-    send_at = _naive_utc(send_at)
     pending = not draft and approval.policy(session).needs_approval(category, severity)
     alert = Alert(
         category=category,
@@ -243,7 +301,10 @@ def create_alert(
         exercise=bool(exercise),
         sender=sender_of(settings),
         created_by=who.audit_name,
-        send_at=send_at if send_at and send_at > utcnow() else None,
+        send_at=send_at,
+        onset=onset,
+        expires=expires,
+        response_type=response_type,
         recipients=counts["phones"] - counts["opted_out"],
         skipped=counts["opted_out"],
     )
@@ -258,6 +319,9 @@ def create_alert(
         severity=severity,
         title=alert.title,
         send_at=_iso(alert.send_at),
+        onset=_iso(alert.onset),
+        expires=_iso(alert.expires),
+        response_type=alert.response_type,
         estimated_recipients=alert.recipients,
         status=alert.status,
         exercise=alert.exercise,
@@ -291,10 +355,16 @@ def follow_up(
     category: str | None = None,
     severity: str | None = None,
     only_statuses: tuple[str, ...] | None = None,
+    onset: datetime | None = None,
+    expires: datetime | None = None,
+    response_type: str | None = None,
 ) -> Alert:
     """An alert to exactly the parent's recipients (or those whose message is in
     `only_statuses`, e.g. ("undelivered", "failed") to resend to failures); opted-out numbers
-    are still skipped. Planned and sent by the workers, like every alert."""
+    are still skipped. Planned and sent by the workers, like every alert.
+
+    Without times of its own it is in force until the parent expires (a resend: exactly as
+    long as the parent); an all-clear (response_type AllClear) ends the parent at once."""
     parent = session.get(Alert, parent_id, populate_existing=True)
     if parent is None:
         raise AlertRefused(404, "not found", f"there is no alert {parent_id}")
@@ -308,6 +378,20 @@ def follow_up(
             raise AlertRefused(
                 422, "unknown message status", f"choose from {', '.join(MESSAGE_STATES)}"
             )
+    now = utcnow()
+    parent_onset, parent_expires = in_force_between(parent)
+    if only_statuses is not None:
+        if parent_expires <= now and not expires:
+            raise AlertRefused(
+                422,
+                "the alert has ended",
+                f"it was in force until {local_time(parent_expires)}; send a follow-up instead",
+            )
+        onset = onset or parent_onset
+        response_type = response_type or parent.response_type
+    if response_type != ALL_CLEAR and parent_expires > now:
+        expires = expires or parent_expires
+    response_type, onset, expires = _validity(category, response_type, onset, expires, now)
     alert = Alert(
         category=category,
         severity=severity,
@@ -319,6 +403,9 @@ def follow_up(
         parent_id=parent.id,
         follow_up_statuses=list(only_statuses) if only_statuses else None,
         exercise=parent.exercise,
+        onset=onset,
+        expires=expires,
+        response_type=response_type,
         status="scheduled",
         sender=sender_of(current.settings()),
         created_by=who.audit_name,
@@ -341,7 +428,13 @@ def follow_up(
         severity=severity,
         title=alert.title,
         only_statuses=list(only_statuses) if only_statuses else None,
+        onset=_iso(alert.onset),
+        expires=_iso(alert.expires),
+        response_type=alert.response_type,
     )
+    if response_type == ALL_CLEAR and parent.superseded_by is None:
+        supersede(parent, alert, now)
+        record(session, who, "alert.superseded", f"alert:{parent.id}", by=alert.id)
     session.commit()
     _enqueue_plan(alert)
     return alert
@@ -423,4 +516,10 @@ def alert_summary(session: Session, alert_id: int) -> dict:
         "reviewed_by": alert.reviewed_by,
         "reviewed_at": _iso(alert.reviewed_at),
         "review_comment": alert.review_comment,
+        "onset": _iso(alert.onset),
+        "expires": _iso(alert.expires),
+        "response_type": alert.response_type,
+        "superseded_by": alert.superseded_by,
+        # what /public says about it; None while it is not on /public (exercise, not sent yet)
+        "public_status": public_status(alert, utcnow()) if is_published(alert) else None,
     }

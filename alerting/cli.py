@@ -239,6 +239,25 @@ def _language_texts(args: list[str]) -> dict[str, str]:
     return texts
 
 
+_LOCAL_HELP = "ISO 8601; without an offset (2027-01-01T10:00) it is in TIMEZONE."
+
+
+def _local_time(option: str, value: str):
+    """A time typed on the command line as naive UTC; without an offset it is TIMEZONE's."""
+    from datetime import datetime
+
+    from alerting.timefmt import to_utc
+
+    if not value:
+        return None
+    try:
+        return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        raise click.ClickException(f"{option} {value!r} is not ISO 8601") from None
+    except OverflowError:
+        raise click.ClickException(f"{option} {value!r} is outside the years 1 to 9999") from None
+
+
 @alerts_group.command(
     "send", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
@@ -253,22 +272,41 @@ def _language_texts(args: list[str]) -> dict[str, str]:
 @click.option("--severity", required=True)
 @click.option("--message", required=True, help="Default text; add --message-xx TEXT per language.")
 @click.option("--title", default="", help="Default: the start of the message.")
-@click.option("--send-at", default="", help="ISO 8601 time to send at (default: now).")
+@click.option("--send-at", default="", help=f"When to send (default: now). {_LOCAL_HELP}")
+@click.option("--onset", default="", help=f"In force from (default: when sent). {_LOCAL_HELP}")
+@click.option(
+    "--expires",
+    default="",
+    help="In force until (required for evacuation, fire, flood and gas; otherwise a default per "
+    f"category). {_LOCAL_HELP}",
+)
+@click.option("--response-type", default=None, help="CAP responseType, e.g. Evacuate, AllClear.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @with_appcontext
-def alerts_send(ctx, area_file, category, severity, message, title, send_at, as_json) -> None:
+def alerts_send(
+    ctx,
+    area_file,
+    category,
+    severity,
+    message,
+    title,
+    send_at,
+    onset,
+    expires,
+    response_type,
+    as_json,
+) -> None:
     """Send an alert to everyone inside an area (as the `cli` admin)."""
-    from datetime import datetime
-
     from alerting.alerts import AlertRefused, create_alert
     from alerting.auth import Principal
 
     texts = {"default": message, **_language_texts(ctx.args)}
-    try:
-        when = datetime.fromisoformat(send_at.replace("Z", "+00:00")) if send_at else None
-    except ValueError:
-        raise click.ClickException(f"--send-at {send_at!r} is not ISO 8601") from None
+    times = {
+        "send_at": _local_time("--send-at", send_at),
+        "onset": _local_time("--onset", onset),
+        "expires": _local_time("--expires", expires),
+    }
     try:
         area = json.loads(area_file.read())
     except ValueError as exc:
@@ -282,7 +320,8 @@ def alerts_send(ctx, area_file, category, severity, message, title, send_at, as_
             severity=severity,
             title=title or message[:60],
             texts=texts,
-            send_at=when,
+            response_type=response_type,
+            **times,
         )
     except AlertRefused as exc:
         raise click.ClickException(str(exc)) from None
@@ -317,6 +356,15 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
         f"{summary['title']!r}: {summary['status']}, {summary['recipients']} recipients, "
         f"{summary['skipped']} skipped"
     )
+    if summary["expires"]:
+        from alerting.models import Alert
+        from alerting.timefmt import local_time
+
+        alert = db().get(Alert, alert_id)
+        click.echo(
+            f"  in force: {local_time(alert.onset, False)} – {local_time(alert.expires)}, "
+            f"on /public: {summary['public_status'] or 'no'}"
+        )
     counts = ", ".join(f"{k} {v}" for k, v in summary["counts"].items() if v)
     click.echo(f"  messages: {counts or 'none yet'}")
 

@@ -170,6 +170,18 @@ def fill(text: str, values: dict[str, str], language: str) -> str:
     return sub(text, False) or ""
 
 
+def _until(values: dict[str, str]) -> datetime | None:
+    """The alert's expiry from the call: `expires` (or `until`), a time with an offset."""
+    raw = values.get("expires") or values.get("until")
+    try:
+        when = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise TriggerRefused(422, "invalid expires", f"{raw[:40]!r} is not ISO 8601") from None
+    if when is not None and when.tzinfo is None:
+        raise TriggerRefused(422, "invalid expires", "give the time with its offset, e.g. +01:00")
+    return when
+
+
 def _values(payload: Any) -> dict[str, str]:
     values = payload.get("values", {}) if isinstance(payload, dict) else None
     if not isinstance(values, dict) or not all(
@@ -249,6 +261,7 @@ def fire(session: Session, name: str, headers: Any, body: bytes) -> tuple[int, d
             severity=trigger.severity,
             title=fill(trigger.title, values, current.settings().default_language),
             texts=texts,
+            expires=_until(values),
             draft=not trigger.auto_send,
         )
     except AlertRefused as exc:

@@ -175,6 +175,7 @@ class Bench:
                 "severity": severity,
                 "title": "bench",
                 "message": {"default": "Benchmark message"},
+                "expires": "2099-01-01T00:00:00Z",
             }
         )
         request = urllib.request.Request(

@@ -228,6 +228,7 @@ def test_alert_page_export_and_api_never_show_a_full_number_below_admin(app, api
             title="t",
             texts={"default": "x"},
             send_at=utcnow() + timedelta(days=1),
+            expires=utcnow() + timedelta(days=2),
         )
         s.add(Message(alert_id=alert.id, phone="+4791234567", body="x", status="delivered"))
         s.add(InboundMessage(phone="+4791234567", body="ok", kind="reply", alert_id=alert.id))
@@ -265,6 +266,7 @@ def _saved_area_used_by(app, category: str) -> int:
             title="t",
             texts={"default": "x"},
             send_at=utcnow() + timedelta(days=1),
+            expires=utcnow() + timedelta(days=2),
         )
         return area.id
 
@@ -328,6 +330,7 @@ def test_every_change_keeps_the_previous_geometry_and_alerts_keep_their_version(
             title="t",
             texts={"default": "x"},
             send_at=utcnow() + timedelta(days=1),
+            expires=utcnow() + timedelta(days=2),
         )
         assert second.area_version == 2
         assert json.loads(second.area_geojson)["coordinates"] == BIGGER["coordinates"]

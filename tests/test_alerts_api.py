@@ -27,6 +27,10 @@ VIEWER = Principal("viewer@test", "viewer")
 TEXTS = {"default": "Something happens", "nb": "Noko skjer"}
 
 
+def in_an_hour():  # the end time a life-safety alert needs
+    return utcnow() + timedelta(hours=1)
+
+
 def key_for(app, role):
     with app.app_context():
         s = app.extensions["alerting.sessionmaker"]()
@@ -117,7 +121,7 @@ def test_bad_alerts_are_422_with_a_reason(app, client, api_key, change, error):
 def test_create_queues_the_plan_by_urgency_and_audits(app, session):
     with app.test_request_context():
         water = new_alert(session)
-        fire = new_alert(session, category="fire", severity="extreme")
+        fire = new_alert(session, category="fire", severity="extreme", expires=in_an_hour())
     assert water.status == "scheduled"
     assert f"plan-{water.id}" in queue(BULK, _conn(app)).get_job_ids()
     assert f"plan-{fire.id}" in queue(URGENT, _conn(app)).get_job_ids()
@@ -148,7 +152,7 @@ def test_planning_honours_preferences_opt_outs_and_shared_phones(app, session):
     with app.test_request_context():
         water = new_alert(session, texts={"default": "d", "en": "e"})
         planning.plan(water.id)
-        fire = new_alert(session, category="fire", severity="extreme")
+        fire = new_alert(session, category="fire", severity="extreme", expires=in_an_hour())
         planning.plan(fire.id)
         rows = messages(session, water.id)
         assert set(rows) == {"+4790000003", "+4790000004", "+4790000005", "+4790000006"}
@@ -274,6 +278,8 @@ def test_cli_sends_and_shows_an_alert(app, session, cli, tmp_path):
         "Evacuate",
         "--message-en",
         "Leave now",
+        "--expires",
+        "2099-01-01T10:00",
         "--json",
     )
     assert result.exit_code == 0, result.output

@@ -3,6 +3,8 @@ a reply to the last alert the number received."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 from stack import add_resident
@@ -18,7 +20,14 @@ AREA = {
 }
 
 
-FIRE = dict(area=AREA, category="fire", severity="extreme", title="t", texts={"default": "x"})
+FIRE = dict(
+    area=AREA,
+    category="fire",
+    severity="extreme",
+    title="t",
+    texts={"default": "x"},
+    expires=datetime(2099, 1, 1),  # a life-safety alert needs an end time
+)
 
 
 def sms(client, app, body, phone=PHONE, sid="SM" + "c" * 32):

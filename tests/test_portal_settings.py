@@ -254,8 +254,11 @@ def _alert(db, status, title, completed_ago=None):
         texts={"default": f"{title} text", "en": f"{title} in English"},
         area_geojson=json.dumps(SQUARE),
         status=status,
-        started_at=utcnow(),
+        started_at=None if status in ("draft", "cancelled") else utcnow() - timedelta(days=4),
         completed_at=utcnow() - completed_ago if completed_ago else None,
+        onset=utcnow() - timedelta(days=4),
+        # what /public goes by: in force until expires, however long ago the SMS were delivered
+        expires=utcnow() - completed_ago if completed_ago else utcnow() + timedelta(hours=1),
     )
     db.add(alert)
     db.commit()

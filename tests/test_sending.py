@@ -31,6 +31,9 @@ def summary(client, key, alert_id):
     return response.json
 
 
+LATER = "2099-01-01T00:00:00Z"  # the end time a life-safety alert needs
+
+
 def post_alert(client, key, **fields):
     body = {
         "area": AREA,
@@ -141,7 +144,9 @@ def test_worker_killed_mid_send_loses_nothing_and_duplicates_are_bounded(
     )
     phones = add_many(session, 400)
     s = stack(workers=1)
-    alert_id = post_alert(client, api_key, category="fire", severity="extreme").json["id"]
+    alert_id = post_alert(client, api_key, category="fire", severity="extreme", expires=LATER).json[
+        "id"
+    ]
     wait_for(lambda: len(s.sim.messages()) >= 100, timeout=20, message="100 sent")
     s.workers[0].kill()
     in_flight = message_states(session, alert_id)["sending"]
@@ -287,6 +292,7 @@ def test_urgent_alert_overtakes_a_bulk_send_and_cancel_stops_the_rest(
         category="evacuation",
         severity="extreme",
         message={"default": "Evacuate now"},
+        expires=LATER,
     )
     assert response.status_code == 201
 

@@ -14,7 +14,7 @@ from stack import (
     stack_fixture,  # noqa: F401  (the `stack` fixture)
     wait_for,
 )
-from test_sending import add_many, message_states, post_alert, summary
+from test_sending import LATER, add_many, message_states, post_alert, summary
 
 from alerting.models import Alert, Message
 from alerting.sending.fanout import claim, store
@@ -64,7 +64,9 @@ def test_workers_killed_mid_send_send_no_phone_twice_and_claims_are_taken_over_f
     s = stack(workers=2)
     s.wait_workers(2)
     started = time.time()
-    alert_id = post_alert(client, api_key, category="fire", severity="extreme").json["id"]
+    alert_id = post_alert(client, api_key, category="fire", severity="extreme", expires=LATER).json[
+        "id"
+    ]
     takeovers = []
     for kills in range(3):
         wait_for(lambda k=kills: len(s.sim.messages()) >= 100 + 120 * k, timeout=60, interval=0.5)

@@ -59,6 +59,7 @@ def _post_alert(client, category: str, **extra):
         "text_default": "Evacuate now" if category == "evacuation" else "Water off",
         "send_mode": "now",
         "confirmed": "1",
+        "expires": "2099-01-01T10:00",  # the End field: a life-safety alert needs one
     }
     data.update(extra)
     return client.post("/alerts/new", data=data)

@@ -146,7 +146,11 @@ def test_life_safety_waits_for_a_person_unless_the_admin_says_otherwise(client, 
     )
     assert refused.exit_code != 0 and "waits for a person" in refused.output
     secret = make(cli, area_id, "--name", "e2", "--template", "evacuation")
-    made = fire(client, "e2", *signed(secret, {}))
+    missing = fire(client, "e2", *signed(secret, {}))
+    assert missing.status_code == 422 and missing.json["error"] == "missing expires"
+    time.sleep(1.1)
+    until = {"values": {"until": "2030-01-01T12:00:00+01:00"}}
+    made = fire(client, "e2", *signed(secret, until))
     assert made.status_code == 201 and made.json["status"] == "draft"
     make(
         cli,

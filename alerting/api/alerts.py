@@ -16,7 +16,7 @@ from alerting.alerts import (
     create_alert,
     follow_up,
     parse_only_statuses,
-    parse_send_at,
+    parse_time,
     send_draft,
 )
 from alerting.api import bp
@@ -29,6 +29,15 @@ from alerting.models import Alert
 @bp.errorhandler(AlertRefused)
 def _refused(exc: AlertRefused):
     return jsonify(exc.as_dict()), exc.status
+
+
+def _validity_fields(body: dict) -> dict:
+    """onset, expires (ISO 8601; without an offset: UTC) and the CAP response_type."""
+    return {
+        "onset": parse_time(body.get("onset"), "onset"),
+        "expires": parse_time(body.get("expires"), "expires"),
+        "response_type": body.get("response_type"),
+    }
 
 
 @bp.post("/alerts")
@@ -44,9 +53,10 @@ def create():
         severity=str(body.get("severity", "")),
         title=body.get("title", ""),
         texts=body.get("message", body.get("texts")),
-        send_at=parse_send_at(body.get("send_at")),
+        send_at=parse_time(body.get("send_at"), "send_at"),
         area_name=check_area_name(body.get("area_name", "")),
         exercise=check_exercise(body.get("exercise", False)),
+        **_validity_fields(body),
     )
     return jsonify(id=alert.id, status=alert.status, recipients=alert.recipients), 201
 
@@ -118,5 +128,6 @@ def follow(alert_id: int):
         category=body.get("category"),
         severity=body.get("severity"),
         only_statuses=parse_only_statuses(body.get("only_statuses")),
+        **_validity_fields(body),
     )
     return jsonify(id=alert.id, status=alert.status, recipients=alert.recipients), 201

@@ -102,10 +102,12 @@ def apply(session: Session, who: Principal, incoming: Incoming) -> tuple[Alert, 
                 title=incoming.title,
                 texts=incoming.texts,
                 area_name=incoming.area_name,
+                onset=incoming.onset,
+                expires=incoming.expires,
+                response_type=incoming.response_type,
+                exercise=incoming.exercise,
                 draft=True,
             )
-            alert.onset, alert.expires = incoming.onset, incoming.expires
-            alert.response_type, alert.exercise = incoming.response_type, incoming.exercise
             done = "created a draft"
         elif incoming.msg_type == "Update":
             alert = _referenced(session, incoming)

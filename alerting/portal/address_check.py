@@ -16,8 +16,9 @@ from alerting import current
 from alerting.address_search import MAX_CHARS, MIN_CHARS, find_addresses, normalise
 from alerting.areas import AreaError, parse_area
 from alerting.db import db
+from alerting.models import utcnow
 from alerting.portal.limits import record_address_check
-from alerting.portal.public import bp, current_alerts
+from alerting.portal.public import bp, shown_alerts
 from alerting.sending.queues import redis_for
 
 ADDRESSES_SHOWN = 5  # a few to choose from; the exact address is what the resident types
@@ -34,7 +35,7 @@ def _areas() -> list[tuple[dict, object]]:
     """(what anyone may see of the alert, its area) for the current alerts the page shows."""
     asked = _asked_alerts()
     areas = []
-    for alert in current_alerts():
+    for alert in shown_alerts(utcnow())[0]:
         if asked is not None and alert.id not in asked:
             continue
         try:

@@ -8,11 +8,12 @@ from flask import Response, abort, url_for
 from lxml import etree
 
 from alerting import current
-from alerting.cap.documents import document_of, is_published
+from alerting.cap.documents import document_of
 from alerting.cap.export import MIME, cap_time, identifier, sender
 from alerting.db import db
 from alerting.models import Alert, utcnow
-from alerting.portal.public import bp, current_alerts
+from alerting.portal.public import bp, shown_alerts
+from alerting.validity import is_published
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -35,7 +36,8 @@ def _add(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
 @bp.get("/alerts.atom")
 def feed() -> Response:
     settings = current.settings()
-    alerts = [a for a in current_alerts() if is_published(a)]
+    current_, ended = shown_alerts(utcnow())  # an ended one tells aggregators it is over
+    alerts = current_ + ended
     root = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
     _add(root, "id", settings.public_url + url_for("public.feed"))
     _add(root, "title", f"Alerts from {sender(settings)}")

@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -18,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from alerting import audit, current
-from alerting.alerts import check_area_id, check_area_name, send_at_utc
+from alerting.alerts import AlertRefused, check_area_id, check_area_name
 from alerting.areas import AreaError
 from alerting.auth import principal, require_role
 from alerting.bounded_json import loads
@@ -29,6 +28,7 @@ from alerting.models import (
     ALERT_STATES,
     CATEGORIES,
     LIFE_SAFETY,
+    RESPONSE_TYPES,
     SEVERITIES,
     Alert,
     Area,
@@ -41,6 +41,8 @@ from alerting.progress import held_by_quiet_hours, seconds_left
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm, confirmed
 from alerting.templates_text import templates_for_browser
+from alerting.timefmt import local_time, to_utc
+from alerting.validity import TEMPLATE_RESPONSE_TYPES
 
 PAGE = 50
 MAX_MAP_POINTS = 20_000
@@ -63,22 +65,37 @@ def _texts_from_form() -> dict[str, str]:
     return texts
 
 
-def _send_at_from_form() -> datetime | None:
-    """The scheduled time as naive UTC; the browser says its offset from UTC in minutes
-    (JavaScript's getTimezoneOffset: UTC minus local time)."""
-    if request.form.get("send_mode") != "later":
-        return None
-    raw = request.form.get("send_at", "").strip()
+def _time_from_form(field: str) -> datetime | None:
+    """A datetime-local field as naive UTC: what staff type is TIMEZONE's wall clock."""
+    raw = request.form.get(field, "").strip()
     if not raw:
-        raise ValueError(_("Choose when to send, or send now."))
+        return None
     try:
-        local = datetime.fromisoformat(raw)
+        return to_utc(datetime.fromisoformat(raw))
     except ValueError:
         raise ValueError(_("Write the time as YYYY-MM-DD HH:MM.")) from None
-    offset = request.form.get("tz_offset", "").strip() or "0"
-    if not re.fullmatch(r"-?\d{1,4}", offset) or abs(int(offset)) >= 24 * 60:
-        raise ValueError(_("The browser sent no usable time zone; reload the page."))
-    return send_at_utc(local.replace(tzinfo=timezone(timedelta(minutes=-int(offset)))))
+    except OverflowError:  # 0001-01-01T00:00 in Oslo is in the year 0 in UTC
+        raise AlertRefused(
+            422, f"invalid {field}", _("Choose a time in the years 1 to 9999.")
+        ) from None
+
+
+def _send_at_from_form() -> datetime | None:
+    if request.form.get("send_mode") != "later":
+        return None
+    send_at = _time_from_form("send_at")
+    if send_at is None:
+        raise ValueError(_("Choose when to send, or send now."))
+    return send_at
+
+
+def _validity_from_form() -> dict:
+    """onset and expires (the Start and End fields) and the CAP response type."""
+    return {
+        "onset": _time_from_form("onset"),
+        "expires": _time_from_form("expires"),
+        "response_type": request.form.get("response_type") or None,
+    }
 
 
 def _area_from_form() -> tuple[dict | None, int | None]:
@@ -107,6 +124,8 @@ def _compose_context(parent: Alert | None = None, resend: bool = False) -> dict:
         "default_language": current.settings().default_language,
         "parent": parent,
         "parent_area": json.loads(parent.area_geojson) if parent else None,
+        "response_types": RESPONSE_TYPES,
+        "template_response_types": TEMPLATE_RESPONSE_TYPES,
         "form": ActionForm(),
         "values": request.form if request.method == "POST" else {},
     }
@@ -144,6 +163,7 @@ def compose_send():
             send_at=_send_at_from_form(),
             area_name=check_area_name(request.form.get("area_name", "")),
             exercise=request.form.get("exercise") == "1",
+            **_validity_from_form(),
         )
     except AlertRefused as exc:
         s.rollback()
@@ -223,7 +243,7 @@ def progress(alert_id: int) -> dict:
         .limit(50)
     ).all()
     summary["replies"] = [
-        {"phone": p if show_phone else mask(p), "body": b, "at": at.isoformat(timespec="seconds")}
+        {"phone": p if show_phone else mask(p), "body": b, "at": local_time(at)}
         for p, b, at in replies
     ]
     settings = current.settings()
@@ -352,6 +372,7 @@ def _follow_up_page(parent: Alert, only_statuses: tuple[str, ...] | None):
                 category=request.form.get("category") or None,
                 severity=request.form.get("severity") or None,
                 only_statuses=only_statuses,
+                **_validity_from_form(),
             )
         except AlertRefused as exc:
             s.rollback()

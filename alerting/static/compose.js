@@ -392,7 +392,6 @@
   $("confirm-back").addEventListener("click", function () { dialog.close(); });
   $("confirm-send").addEventListener("click", function () {
     $("confirmed").value = "1";
-    $("tz-offset").value = String(new Date().getTimezoneOffset());
     this.disabled = true;
     $("compose-form").submit();
   });

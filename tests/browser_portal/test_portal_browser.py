@@ -54,6 +54,7 @@ def send_alert(app, category, severity, title, text):
             severity=severity,
             title=title,
             texts={"default": text},
+            expires=utcnow() + timedelta(hours=1),
         )
         return alert.id
 

@@ -1,4 +1,4 @@
-// The public map: every current alert's area, linked to its own page.
+// The public map: every alert's area, linked to its own page; ended ones faint and dashed.
 (function () {
   "use strict";
   var mapEl = document.getElementById("public-map");
@@ -10,14 +10,22 @@
   }
   var colours = { extreme: "#b10000", severe: "#d9480f", moderate: "#e8a200", minor: "#0b5394" };
   var group = L.featureGroup().addTo(map);
+  var current = { in_force: true, upcoming: true };
   alerts.forEach(function (a) {
     if (!a.area) return;
-    L.geoJSON(a.area, { style: { color: colours[a.severity] || "#0b5394", weight: 2 } })
+    var style = current[a.status]
+      ? { color: colours[a.severity] || "#0b5394", weight: 2, dashArray: a.status === "upcoming" ? "6 4" : null }
+      : { color: "#777", weight: 1, opacity: 0.6, fillOpacity: 0.05, dashArray: "2 4" };
+    L.geoJSON(a.area, { style: style })
       .bindPopup(function () {
+        var box = document.createElement("div");
         var link = document.createElement("a");
         link.href = a.url;
         link.textContent = a.title;
-        return link;
+        // the status as the page's card says it, in the page's language
+        var label = document.querySelector('[data-alert-id="' + a.id + '"] .public-status');
+        box.append(link, document.createElement("br"), label ? label.textContent : "");
+        return box;
       })
       .addTo(group);
   });
