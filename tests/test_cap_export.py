@@ -46,6 +46,7 @@ def create(client, key, **fields) -> int:
         "severity": "severe",
         "title": "Flood warning",
         "message": {"default": "Flom i sentrum. Hold deg unna kaia.", "en": "Flooding downtown."},
+        "expires": "2030-01-01T00:00:00Z",
     }
     body.update(fields)
     response = client.post("/api/v1/alerts", json=body, headers=auth(key))

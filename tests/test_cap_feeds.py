@@ -32,6 +32,7 @@ def cap(identifier: str, polygon: str = "", msg_type: str = "Alert", refs: str =
     info = (
         "<info><language>no</language><category>Met</category><event>Stormflo</event>"
         "<urgency>Expected</urgency><severity>Moderate</severity><certainty>Likely</certainty>"
+        "<expires>2030-01-01T06:00:00+01:00</expires>"
         "<headline>Farevarsel stormflo</headline><description>Høy vannstand.</description>"
         f"{area}</info>"
     )
