@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from babel import Locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerting.models import Resident
 
 
 @functools.cache
@@ -24,4 +29,18 @@ def normalise_language(code: str | None, default: str) -> str:
 
 
 def language_name(code: str, locale: str = "en") -> str:
-    return Locale(locale).languages.get(code, code)
+    """A language's name in `locale` (the interface language); the code when Babel has none."""
+    return Locale.parse(locale).languages.get(code, code)
+
+
+def language_names(codes: Iterable[str], locale: str) -> dict[str, str]:
+    """Each code's name in the interface language ("nn" → "norsk nynorsk" in nb), for pages."""
+    names = Locale.parse(locale).languages
+    return {code: names.get(code, code) for code in codes if code}
+
+
+def resident_language_names(session: Session, locale: str) -> dict[str, str]:
+    """Names of every language residents have: the compose page names a text box or a count
+    by these whatever area is drawn."""
+    codes = session.scalars(select(Resident.language).distinct()).all()
+    return language_names(codes, locale)

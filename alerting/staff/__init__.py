@@ -23,4 +23,4 @@ def _forbidden(_exc):
     return render_template("staff/error.html", code=403, message=None), 403
 
 
-from alerting.staff import admin, alerts, api_keys, areas, register, signin  # noqa: E402,F401
+from alerting.staff import admin, alerts, api_keys, areas, register, signin, texts  # noqa: E402,F401
