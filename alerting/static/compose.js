@@ -358,8 +358,9 @@
       var text = el.querySelector("textarea").value;
       var c = SmsParts.countParts(text);
       partsOf[el.dataset.lang] = c;
-      el.querySelector(".counter").textContent = plural(S.characters, text.length) + " · " +
-        c.encoding + " · " + plural(S.parts, c.parts);
+      // an empty language box costs nothing of its own: the line below says what the default costs
+      el.querySelector(".counter").textContent = !text && el.dataset.lang !== "default" ? "" :
+        plural(S.characters, text.length) + " · " + c.encoding + " · " + plural(S.parts, c.parts);
     });
     showDefaultRecipients(partsOf);
     if (!preview) { $("total-parts").textContent = ""; return; }
