@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 
 from babel import Locale
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from alerting.models import Resident
 
 
 @functools.cache
@@ -33,14 +28,10 @@ def language_name(code: str, locale: str = "en") -> str:
     return Locale.parse(locale).languages.get(code, code)
 
 
-def language_names(codes: Iterable[str], locale: str) -> dict[str, str]:
-    """Each code's name in the interface language ("nn" → "norsk nynorsk" in nb), for pages."""
+@functools.cache
+def all_language_names(locale: str) -> dict[str, str]:
+    """Every code residents may have, named in `locale` ("nn" → "norsk nynorsk" in nb): the
+    compose page names text boxes and counts by these whatever area is drawn (about 12 kB, the
+    same for every page, where asking the register which languages it has is a scan)."""
     names = Locale.parse(locale).languages
-    return {code: names.get(code, code) for code in codes if code}
-
-
-def resident_language_names(session: Session, locale: str) -> dict[str, str]:
-    """Names of every language residents have: the compose page names a text box or a count
-    by these whatever area is drawn."""
-    codes = session.scalars(select(Resident.language).distinct()).all()
-    return language_names(codes, locale)
+    return {code: names.get(code, code) for code in sorted(known_languages())}

@@ -24,7 +24,7 @@ from alerting.auth import principal, require_role
 from alerting.bounded_json import loads
 from alerting.db import db
 from alerting.ids import MAX_ID
-from alerting.languages import resident_language_names
+from alerting.languages import all_language_names
 from alerting.models import (
     ALERT_STATES,
     CATEGORIES,
@@ -101,7 +101,7 @@ def _compose_context(parent: Alert | None = None) -> dict:
         "templates_json": templates_for_browser(),
         "tile_url": current.settings().tile_url,
         "default_language": current.settings().default_language,
-        "language_names": resident_language_names(s, str(get_locale())),
+        "language_names": all_language_names(str(get_locale())),
         "parent": parent,
         "parent_area": json.loads(parent.area_geojson) if parent else None,
         "form": ActionForm(),
