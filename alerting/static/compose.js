@@ -281,7 +281,22 @@
   // A language the template has no text for gets an empty box: its residents get the default.
   var currentTemplate = "";
   var serverTexts = {}; // lang -> the current template filled for the current inputs
-  var textsSeq = 0, textsForce = false, textsTimer = null;
+  var textsSeq = 0, textsForce = false, textsTimer = null, textsInflight = false;
+  var textsAsked = "", afterTexts = null;
+
+  // a review asked for while the texts are being filled waits for them: they must match the form
+  function textsBusy(then) {
+    if (textsTimer === null && !textsInflight) return false;
+    afterTexts = then;
+    return true;
+  }
+
+  function textsDone() {
+    textsInflight = false;
+    var then = afterTexts;
+    afterTexts = null;
+    if (then && textsTimer === null) then();
+  }
 
   // the scheduled time in the confirmation, written the browser's way
   function formatTime(value, lang) {
@@ -301,13 +316,20 @@
   }
 
   function fillTemplateBoxes(force) {
-    var t = data.templates[currentTemplate];
     document.querySelectorAll(".text-field").forEach(function (el) {
       var lang = el.dataset.lang;
       var area = el.querySelector("textarea");
       // re-render only texts the user has not changed since the template filled them
       if (force || area.value === "" || area.value === rendered[lang]) area.value = templateText(lang);
     });
+    updateCounters();
+  }
+
+  function applyTemplate(force) {
+    var t = data.templates[currentTemplate];
+    if (!t) return;
+    // category, severity and title at once: a choice made after this must not be undone
+    // when the texts arrive
     if (force && !data.parent) {
       if (Array.from($("category").options).some(function (o) { return o.value === t.category; })) $("category").value = t.category;
       $("severity").value = t.severity;
@@ -316,30 +338,45 @@
       rendered.title = t.titles[data.uiLocale] || t.titles.en;
       $("title").value = rendered.title;
     }
-    updateCounters();
-  }
-
-  function applyTemplate(force) {
-    if (!data.templates[currentTemplate]) return;
-    var mine = ++textsSeq;
-    textsForce = textsForce || force; // a newer request must not lose a template change's force
-    M.postJson(data.urls.templateTexts, {
+    var body = {
       template: currentTemplate,
       area: $("area-name").value.trim() || (data.parent && data.parent.areaName) || "",
       start: $("start-time").value, end: $("end-time").value
-    }).then(function (r) {
+    };
+    textsForce = textsForce || force; // a newer request must not lose a template change's force
+    if (!textsForce && JSON.stringify(body) === textsAsked) {
+      if (!textsInflight) textsDone(); // else the answer on its way does it
+      return;
+    }
+    textsAsked = JSON.stringify(body);
+    var mine = ++textsSeq;
+    textsInflight = true;
+    M.postJson(data.urls.templateTexts, body).then(function (r) {
       if (mine !== textsSeq) return;
-      if (!r.ok) { showError(r.data); return; }
-      serverTexts = r.data.texts;
-      fillTemplateBoxes(textsForce);
-      textsForce = false;
-    }).catch(function () { showError({ error: S.previewFailed }); });
+      if (r.ok) {
+        serverTexts = r.data.texts;
+        fillTemplateBoxes(textsForce);
+        textsForce = false;
+      } else {
+        showError(r.data);
+      }
+      textsDone();
+    }).catch(function () {
+      if (mine !== textsSeq) return;
+      textsAsked = "";
+      afterTexts = null;
+      textsInflight = false;
+      showError({ error: S.previewFailed });
+    });
   }
   // --- end of template texts ----------------------------------------------------------------
 
   function rerenderTemplates() {
     clearTimeout(textsTimer);
-    textsTimer = setTimeout(function () { applyTemplate(false); }, 150);
+    textsTimer = null;
+    if (data.templates[currentTemplate]) {
+      textsTimer = setTimeout(function () { textsTimer = null; applyTemplate(false); }, 150);
+    }
   }
   $("template").addEventListener("change", function () { currentTemplate = this.value; applyTemplate(true); });
   ["area-name", "start-time", "end-time"].forEach(function (id) {
@@ -399,6 +436,7 @@
   // --- confirm, then send --------------------------------------------------------------------
   var dialog = $("confirm-dialog");
   $("review").addEventListener("click", function () {
+    if (textsBusy(function () { $("review").click(); })) return; // see "template texts"
     var problem = null;
     if (!data.parent && !areaGeojson() && !savedAreaId) problem = S.noArea;
     else if (!$("title").value.trim()) problem = S.needTitle;

@@ -72,15 +72,21 @@ def test_template_gives_nynorsk_a_norwegian_date_and_others_the_default(app, sta
         "3 residents (Arabic) get the default text: 1 SMS part each"
     )
 
+    # a review at once after a change waits for the texts to follow it
+    page.get_by_label("Area name").fill("Vangen")
     page.get_by_role("button", name="Review and send…").click()
-    expect(page.locator("#confirm-text")).to_have_text("Send to 9 phones in Voss")
+    expect(page.locator("#confirm-text")).to_have_text("Send to 9 phones in Vangen")
+    expect(page.locator("#text_nn")).to_have_value(nynorsk.replace("Voss", "Vangen"))
     page.locator("#confirm-send").click()
     expect(page.locator("#alert-status")).to_be_visible()
     wait_for(lambda: len(s.sim.messages()) == 9, timeout=30, message="9 SMS")
     bodies = {m["to"]: m["body"] for m in s.sim.messages()}
-    default = "Vannet blir stengt i Voss fra 3. des. kl. 08:00. Fyll noen flasker før det."
+    default = "Vannet blir stengt i Vangen fra 3. des. kl. 08:00. Fyll noen flasker før det."
     for phone, lang in phones.items():
-        expected = {"nn": nynorsk, "pl": "Woda zostanie zamknięta w Voss 3 grudnia o 08:00."}
+        expected = {
+            "nn": nynorsk.replace("Voss", "Vangen"),
+            "pl": "Woda zostanie zamknięta w Voss 3 grudnia o 08:00.",
+        }
         if lang == "en":
             assert "from 3 Dec, 08:00." in bodies[phone]
         else:
