@@ -145,8 +145,9 @@ def template_texts(
     default_language: str,
     zone: ZoneInfo,
 ) -> dict[str, str]:
-    """The template's text in each of its languages, and as "default" the one in
-    `default_language` (English when the template has none), with dates for each reader."""
+    """The template's text in each of its languages, with dates for each reader. The one in
+    `default_language` (English when the template has none) is the "default" only: residents
+    of that language get the default text, so a coordinator's edit of it reaches them too."""
     template = TEMPLATES[key]
 
     def render(lang: str) -> str:
@@ -156,8 +157,9 @@ def template_texts(
         }
         return fill(template.texts[lang], {"area": area, **when})
 
-    texts = {lang: render(lang) for lang in template.texts}
-    texts["default"] = texts.get(default_language) or texts["en"]
+    default = default_language if default_language in template.texts else "en"
+    texts = {lang: render(lang) for lang in template.texts if lang != default_language}
+    texts["default"] = render(default)
     return texts
 
 

@@ -422,7 +422,10 @@
     document.querySelectorAll(".text-field").forEach(function (el) {
       if (el.dataset.lang !== "default" && el.querySelector("textarea").value.trim()) own[el.dataset.lang] = true;
     });
-    var langs = preview ? Object.entries(preview.languages).filter(function (l) { return !own[l[0]] && l[1] > 0; }) : [];
+    // the default text is written in DEFAULT_LANGUAGE: its residents are not "getting the default"
+    var langs = preview ? Object.entries(preview.languages).filter(function (l) {
+      return !own[l[0]] && l[1] > 0 && l[0] !== data.defaultLanguage;
+    }) : [];
     var n = langs.reduce(function (sum, l) { return sum + l[1]; }, 0);
     $("default-recipients").textContent = n ? M.format(S.getDefault, {
       residents: plural(S.residents, n),

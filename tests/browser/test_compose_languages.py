@@ -51,8 +51,9 @@ def test_template_gives_nynorsk_a_norwegian_date_and_others_the_default(app, sta
     expect(page.locator("#text_default")).to_have_value(
         "Vannet blir stengt i Voss fra 3. des. kl. 08:00. Fyll noen flasker før det."
     )
-    # no Arabic or Polish template: their boxes stay empty, and the form says what that means
-    for lang in ("ar", "pl"):
+    # no Arabic or Polish template: their boxes stay empty, and the form says what that means;
+    # bokmål (DEFAULT_LANGUAGE) is the default text itself
+    for lang in ("ar", "pl", "nb"):
         box = page.locator(f"#text_{lang}")
         expect(box).to_have_value("")
         expect(box).to_have_attribute("placeholder", "Empty: these residents get the default text.")
