@@ -4,6 +4,8 @@ the default text and what it costs them; the SMS arrive that way."""
 
 from __future__ import annotations
 
+import json
+
 from browsing import screenshot, sign_in
 from playwright.sync_api import expect
 from stack import add_resident, configure, wait_for
@@ -92,3 +94,32 @@ def test_template_gives_nynorsk_a_norwegian_date_and_others_the_default(app, sta
             assert "from 3 Dec, 08:00." in bodies[phone]
         else:
             assert bodies[phone] == expected.get(lang, default), (lang, bodies[phone])
+
+
+def test_the_default_line_and_plurals_in_norwegian(app, stack, page, tmp_path):
+    seed(app)
+    make_staff(app, "co@example.org", "coordinator", language="nb")
+    s = stack(workers=0)
+    sign_in(page, s.url, "co@example.org")
+    page.goto(f"{s.url}/alerts/new")
+    lon, lat = CENTRE
+    square = [[lon - 0.01, lat - 0.01], [lon + 0.01, lat - 0.01], [lon + 0.01, lat + 0.01]]
+    square.append([lon - 0.01, lat + 0.01])
+    path = tmp_path / "area.geojson"
+    path.write_text(json.dumps({"type": "Polygon", "coordinates": [[*square, square[0]]]}))
+    page.locator("#upload-area").set_input_files(str(path))
+    expect(page.locator("#count-residents")).to_have_text("9")
+    page.locator("#template").select_option("all_clear")
+    page.locator("#area-name").fill("Voss")
+    page.locator("#end-time").fill("2026-12-04T18:30")
+    expect(page.locator("#text_nn")).to_have_value(
+        "Faren er over i Voss frå 4. des. kl. 18:30. Takk for tolmodet."
+    )
+    expect(
+        page.get_by_label("Melding på norsk nynorsk (tom: standardmeldingen brukes)")
+    ).to_be_visible()
+    expect(page.locator("#default-recipients")).to_have_text(
+        "4 innbyggere (arabisk, polsk) får standardmeldingen: 1 SMS-del hver"
+    )
+    expect(page.locator('.text-field[data-lang="nn"] .counter')).to_contain_text("1 SMS-del")
+    expect(page.locator("#total-parts")).to_have_text("Omtrent 9 SMS-deler totalt")
