@@ -293,9 +293,10 @@
 
   function textsDone() {
     textsInflight = false;
+    if (!afterTexts || textsTimer !== null) return; // a newer change is on its way: wait for it
     var then = afterTexts;
     afterTexts = null;
-    if (then && textsTimer === null) then();
+    then();
   }
 
   // the scheduled time in the confirmation, written the browser's way
@@ -327,7 +328,7 @@
 
   function applyTemplate(force) {
     var t = data.templates[currentTemplate];
-    if (!t) return;
+    if (!t) { if (!textsInflight) textsDone(); return; }
     // category, severity and title at once: a choice made after this must not be undone
     // when the texts arrive
     if (force && !data.parent) {
@@ -353,7 +354,9 @@
     textsInflight = true;
     M.postJson(data.urls.templateTexts, body).then(function (r) {
       if (mine !== textsSeq) return;
-      if (r.ok) {
+      if (body.template !== currentTemplate) {
+        textsAsked = ""; // "none" was chosen meanwhile: the boxes keep what they have
+      } else if (r.ok) {
         serverTexts = r.data.texts;
         fillTemplateBoxes(textsForce);
         textsForce = false;
