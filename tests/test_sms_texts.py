@@ -140,6 +140,10 @@ def test_template_texts_have_each_readers_date_and_no_text_for_other_languages(a
     )
     assert "nb" not in texts
     assert "ar" not in texts and "pl" not in texts  # their boxes stay empty: the default is used
+    # a time with an offset is written in TIMEZONE
+    configure(app, timezone="Europe/Helsinki")
+    texts = _texts(client, token, template="all_clear", area="Voss", end="2026-12-03T07:00Z").json
+    assert texts["texts"]["nn"] == "Faren er over i Voss frå 3. des. kl. 09:00. Takk for tolmodet."
 
 
 def test_template_texts_refuse_bad_input_with_a_message(app, client):
