@@ -78,4 +78,10 @@ def init_app(app: Flask) -> None:
     def _languages() -> dict:
         from flask_babel import get_locale
 
-        return {"interface_locales": LOCALE_NAMES, "current_locale": str(get_locale())}
+        from alerting.languages import language_name
+
+        return {
+            "interface_locales": LOCALE_NAMES,
+            "current_locale": str(get_locale()),
+            "language_name": language_name,
+        }

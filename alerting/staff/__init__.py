@@ -31,4 +31,5 @@ from alerting.staff import (  # noqa: E402,F401
     areas,
     register,
     signin,
+    texts,
 )

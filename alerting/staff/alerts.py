@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -24,6 +25,7 @@ from alerting.bounded_json import loads
 from alerting.db import db
 from alerting.follow_up_audience import follow_up_audience
 from alerting.ids import MAX_ID
+from alerting.languages import all_language_names
 from alerting.models import (
     ALERT_STATES,
     CATEGORIES,
@@ -122,6 +124,7 @@ def _compose_context(parent: Alert | None = None, resend: bool = False) -> dict:
         "templates_json": templates_for_browser(),
         "tile_url": current.settings().tile_url,
         "default_language": current.settings().default_language,
+        "language_names": all_language_names(str(get_locale())),
         "parent": parent,
         "parent_area": json.loads(parent.area_geojson) if parent else None,
         "response_types": RESPONSE_TYPES,

@@ -14,6 +14,14 @@
   var textValues = {}; // lang -> typed text, kept while language fields come and go
   var rendered = {}; // lang -> text as the template last rendered it
   var POINT_ZOOM = 14;
+  // plurals come from the server's catalogs as one/other forms (en, nb, sv, da: one is n = 1)
+  var plural = function (forms, n, values) {
+    return M.format(n === 1 ? forms.one : forms.other, Object.assign({ n: n }, values));
+  };
+  // language names from Babel in the interface language (page data), the browser's as a fallback
+  var languageName = function (code) {
+    return data.languageNames[code] || M.languageName(code, data.uiLocale);
+  };
 
   // --- the area as GeoJSON ---------------------------------------------------------------
   function layerFeature(layer) {
@@ -92,7 +100,7 @@
     $("count-opted-out").textContent = result ? result.opted_out : "–";
     var langs = result ? Object.entries(result.languages).sort(function (a, b) { return b[1] - a[1]; }) : [];
     $("languages").textContent = langs.length ? S.languagesLabel + ": " + langs.map(function (l) {
-      return M.languageName(l[0], data.uiLocale) + " " + l[1];
+      return languageName(l[0]) + " " + l[1];
     }).join(", ") : "";
     syncTextFields(langs.map(function (l) { return l[0]; }));
     if (!result) pointsLayer.clearLayers();
@@ -256,12 +264,13 @@
       div.dataset.lang = lang;
       var label = document.createElement("label");
       label.htmlFor = "text_" + lang;
-      label.textContent = M.format(S.messageIn, { language: M.languageName(lang, data.uiLocale) });
+      label.textContent = M.format(S.messageIn, { language: languageName(lang) });
       var area = document.createElement("textarea");
       area.name = "text_" + lang;
       area.id = "text_" + lang;
       area.rows = 3;
       area.lang = lang;
+      area.placeholder = S.usesDefault;
       area.value = textValues[lang] !== undefined ? textValues[lang] : templateText(lang);
       var counter = document.createElement("p");
       counter.className = "counter muted";
@@ -272,16 +281,29 @@
     updateCounters();
   }
 
+  // --- template texts: filled on the server (staff/texts.py), dates in each reader's language --
+  // A language the template has no text for gets an empty box: its residents get the default.
   var currentTemplate = "";
-  function placeholders(lang) {
-    return {
-      area: $("area-name").value.trim() || (data.parent && data.parent.areaName) || "",
-      start: formatTime($("start-time").value, lang),
-      end: formatTime($("end-time").value, lang)
-    };
+  var serverTexts = {}; // lang -> the current template filled for the current inputs
+  var textsSeq = 0, textsForce = false, textsTimer = null, textsInflight = false;
+  var textsAsked = "", afterTexts = null;
+
+  // a review asked for while the texts are being filled waits for them: they must match the form
+  function textsBusy(then) {
+    if (textsTimer === null && !textsInflight) return false;
+    afterTexts = then;
+    return true;
   }
 
-  // times in the message are written the way the reader's language writes them (en: day first)
+  function textsDone() {
+    textsInflight = false;
+    if (!afterTexts || textsTimer !== null) return; // a newer change is on its way: wait for it
+    var then = afterTexts;
+    afterTexts = null;
+    then();
+  }
+
+  // the scheduled time in the confirmation, written the browser's way
   function formatTime(value, lang) {
     if (!value) return "";
     var locale = lang === "en" ? "en-GB" : lang || data.uiLocale;
@@ -293,31 +315,26 @@
   }
 
   function templateText(lang) {
-    var t = data.templates[currentTemplate];
-    if (!t) return "";
-    var source = lang === "default" ? (t.texts[data.defaultLanguage] || t.texts.en) : t.texts[lang] || t.texts.en;
-    var p = placeholders(lang === "default" ? data.defaultLanguage : lang);
-    var fill = function (part) {
-      return part.replace(/\{(area|start|end)\}/g, function (_, name) { return p[name]; });
-    };
-    // "[ to {end}]" is left out while {end} is empty, so no text ends in "to ."
-    var text = fill(source.replace(/\[([^\]]*)\]/g, function (_, part) {
-      var names = part.match(/\{(area|start|end)\}/g) || [];
-      return names.every(function (n) { return p[n.slice(1, -1)]; }) ? part : "";
-    }));
+    var text = data.templates[currentTemplate] && serverTexts[lang] || "";
     rendered[lang] = text;
     return text;
   }
 
-  function applyTemplate(force) {
-    var t = data.templates[currentTemplate];
-    if (!t) return;
+  function fillTemplateBoxes(force) {
     document.querySelectorAll(".text-field").forEach(function (el) {
       var lang = el.dataset.lang;
       var area = el.querySelector("textarea");
       // re-render only texts the user has not changed since the template filled them
       if (force || area.value === "" || area.value === rendered[lang]) area.value = templateText(lang);
     });
+    updateCounters();
+  }
+
+  function applyTemplate(force) {
+    var t = data.templates[currentTemplate];
+    if (!t) { if (!textsInflight) textsDone(); return; }
+    // category, severity and title at once: a choice made after this must not be undone
+    // when the texts arrive
     if (force && !data.parent) {
       if (Array.from($("category").options).some(function (o) { return o.value === t.category; })) $("category").value = t.category;
       $("severity").value = t.severity;
@@ -326,10 +343,48 @@
       rendered.title = t.titles[data.uiLocale] || t.titles.en;
       $("title").value = rendered.title;
     }
-    updateCounters();
+    var body = {
+      template: currentTemplate,
+      area: $("area-name").value.trim() || (data.parent && data.parent.areaName) || "",
+      start: $("start-time").value, end: $("end-time").value
+    };
+    textsForce = textsForce || force; // a newer request must not lose a template change's force
+    if (!textsForce && JSON.stringify(body) === textsAsked) {
+      if (!textsInflight) textsDone(); // else the answer on its way does it
+      return;
+    }
+    textsAsked = JSON.stringify(body);
+    var mine = ++textsSeq;
+    textsInflight = true;
+    M.postJson(data.urls.templateTexts, body).then(function (r) {
+      if (mine !== textsSeq) return;
+      if (body.template !== currentTemplate) {
+        textsAsked = ""; // "none" was chosen meanwhile: the boxes keep what they have
+      } else if (r.ok) {
+        serverTexts = r.data.texts;
+        fillTemplateBoxes(textsForce);
+        textsForce = false;
+      } else {
+        showError(r.data);
+      }
+      textsDone();
+    }).catch(function () {
+      if (mine !== textsSeq) return;
+      textsAsked = "";
+      afterTexts = null;
+      textsInflight = false;
+      showError({ error: S.previewFailed });
+    });
   }
+  // --- end of template texts ----------------------------------------------------------------
 
-  function rerenderTemplates() { applyTemplate(false); }
+  function rerenderTemplates() {
+    clearTimeout(textsTimer);
+    textsTimer = null;
+    if (data.templates[currentTemplate]) {
+      textsTimer = setTimeout(function () { textsTimer = null; applyTemplate(false); }, 150);
+    }
+  }
   $("template").addEventListener("change", function () { currentTemplate = this.value; applyTemplate(true); });
   ["area-name", "start-time", "end-time"].forEach(function (id) {
     $(id).addEventListener("input", rerenderTemplates);
@@ -347,9 +402,11 @@
       var text = el.querySelector("textarea").value;
       var c = SmsParts.countParts(text);
       partsOf[el.dataset.lang] = c;
-      el.querySelector(".counter").textContent =
-        text.length + " " + S.characters + " · " + c.encoding + " · " + c.parts + " " + S.parts;
+      // an empty language box costs nothing of its own: the line below says what the default costs
+      el.querySelector(".counter").textContent = !text && el.dataset.lang !== "default" ? "" :
+        plural(S.characters, text.length) + " · " + c.encoding + " · " + plural(S.parts, c.parts);
     });
+    showDefaultRecipients(partsOf);
     if (!preview) { $("total-parts").textContent = ""; return; }
     var phones = sendablePhones();
     var langs = Object.entries(preview.languages);
@@ -363,7 +420,25 @@
     } else {
       total = partsOf["default"].parts * phones;
     }
-    $("total-parts").textContent = M.format(S.totalParts, { n: Math.round(total) });
+    $("total-parts").textContent = plural(S.totalParts, Math.round(total));
+  }
+
+  // "212 residents (Arabic, Polish) get the default text: 2 SMS parts each"
+  function showDefaultRecipients(partsOf) {
+    var own = {};
+    document.querySelectorAll(".text-field").forEach(function (el) {
+      if (el.dataset.lang !== "default" && el.querySelector("textarea").value.trim()) own[el.dataset.lang] = true;
+    });
+    // the default text is written in DEFAULT_LANGUAGE: its residents are not "getting the default"
+    var langs = preview ? Object.entries(preview.languages).filter(function (l) {
+      return !own[l[0]] && l[1] > 0 && l[0] !== data.defaultLanguage;
+    }) : [];
+    var n = langs.reduce(function (sum, l) { return sum + l[1]; }, 0);
+    $("default-recipients").textContent = n ? M.format(S.getDefault, {
+      residents: plural(S.residents, n),
+      languages: langs.map(function (l) { return languageName(l[0]) || "?"; }).join(", "),
+      parts: plural(S.partsEach, partsOf["default"].parts)
+    }) : "";
   }
   if ($("template").value) { currentTemplate = $("template").value; applyTemplate(!$("text_default").value); }
   updateCounters();
@@ -373,6 +448,7 @@
   // --- confirm, then send --------------------------------------------------------------------
   var dialog = $("confirm-dialog");
   $("review").addEventListener("click", function () {
+    if (textsBusy(function () { $("review").click(); })) return; // see "template texts"
     var problem = null;
     if (!data.parent && !areaGeojson() && !savedAreaId) problem = S.noArea;
     else if (!$("title").value.trim()) problem = S.needTitle;
@@ -384,7 +460,7 @@
     $("area-geojson").value = data.parent ? "" : JSON.stringify(areaGeojson());
     $("area-id").value = savedAreaId;
     var name = $("area-name").value.trim() || S.theDrawnArea;
-    $("confirm-text").textContent = M.format(S.sendTo, { n: sendablePhones(), area: name });
+    $("confirm-text").textContent = plural(S.sendTo, sendablePhones(), { area: name });
     $("confirm-detail").textContent = later ? M.format(S.scheduledFor, { when: formatTime($("send-at").value) }) : "";
     dialog.showModal();
     $("confirm-back").focus();

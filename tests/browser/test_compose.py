@@ -62,7 +62,7 @@ def test_drawing_a_polygon_updates_the_count_and_compose_fills_the_template(app,
     page.get_by_label("Start").fill("2030-03-14T10:00")
     expect(page.locator("#text_en")).to_have_value(re.compile(r"from 14[^.]*10:00\. Fill"))
     expect(page.locator('.text-field[data-lang="en"] .counter')).to_contain_text(
-        "GSM-7 · 1 SMS parts"
+        "GSM-7 · 1 SMS part"
     )
     expect(page.locator("#total-parts")).to_contain_text("About 3 SMS parts")
     screenshot(page, "compose")
