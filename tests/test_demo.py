@@ -86,13 +86,15 @@ def use_it(port: int, banner: str) -> None:
     """What a new user does first: sign in with the printed login, and, as a resident, ask for
     a sign-in code at /me. The web process then holds Redis connections of its own."""
     base = f"http://127.0.0.1:{port}"
-    email, password = re.search(r"login\s+(\S+) / (\S+)", banner).groups()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-    with opener.open(f"{base}/login", timeout=10) as r:
-        token = csrf_token(r.read().decode())
-    form = urlencode({"email": email, "password": password, "csrf_token": token}).encode()
-    with opener.open(f"{base}/login", data=form, timeout=10) as r:
-        assert email in r.read().decode()
+    # the admin, and the coordinator who approves the admin's evacuations
+    for role in ("login", "approver"):
+        email, password = re.search(rf"{role}\s+(\S+) / (\S+)", banner).groups()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(f"{base}/login", timeout=10) as r:
+            token = csrf_token(r.read().decode())
+        form = urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+        with opener.open(f"{base}/login", data=form, timeout=10) as r:
+            assert email in r.read().decode()
     with opener.open(f"{base}/me/sign-in", timeout=10) as r:
         token = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode()).group(1)
     form = urlencode({"phone": "912 34 567", "csrf_token": token}).encode()

@@ -23,10 +23,13 @@ from alerting.redis_conn import stop_embedded
 from alerting.register_import import import_bytes
 
 DEMO_ADMIN = "admin@demo.alerting"
+# evacuations wait for a second person's approval: the demo has one to give it
+DEMO_APPROVER = "approver@demo.alerting"
 
 
 def prepare(app: Flask, residents: int) -> str:
-    """Schema, register and a fresh admin password; returns the password to print."""
+    """Schema, register and a fresh password for the admin and the approver (a coordinator);
+    returns the password to print."""
     upgrade(app.extensions["alerting.engine"])
     session = db()
     if not session.scalar(select(func.count()).select_from(Resident)):
@@ -43,13 +46,14 @@ def prepare(app: Flask, residents: int) -> str:
         )
         click.echo(f"  {report.summary()}")
     password = secrets.token_urlsafe(9)
-    admin = session.scalar(select(StaffUser).where(StaffUser.email == DEMO_ADMIN))
-    if admin is None:
-        admin = StaffUser(email=DEMO_ADMIN, role="admin", password_hash="")
-        session.add(admin)
-    admin.password_hash = hash_password(password)
-    admin.failed_logins = 0
-    admin.locked_until = None
+    for email, role in ((DEMO_ADMIN, "admin"), (DEMO_APPROVER, "coordinator")):
+        user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+        if user is None:
+            user = StaffUser(email=email, role=role, password_hash="")
+            session.add(user)
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
     session.commit()
     return password
 
@@ -122,6 +126,7 @@ def run(port: int, residents: int, log_requests: bool = False) -> None:
     if simulator is not None:
         click.echo(f"  SMS phones    {simulator.url}/   (what each phone received)")
     click.echo(f"  login         {DEMO_ADMIN} / {password}")
+    click.echo(f"  approver      {DEMO_APPROVER} / {password}   (approves evacuations)")
     click.echo("  Ctrl-C stops the app, the worker, the simulator and the embedded Redis.")
     click.echo("")
     try:
