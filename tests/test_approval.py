@@ -64,6 +64,7 @@ def send(client, headers, **fields):
         "severity": "extreme",
         "title": "Evacuate Strandvegen",
         "message": {"default": "Leave now", "nb": "Forlat området nå"},
+        "expires": "2030-01-01T00:00:00Z",  # a life-safety alert needs an end time
     }
     body.update(fields)
     return client.post("/api/v1/alerts", json=body, headers=headers)
@@ -311,6 +312,7 @@ def test_staff_pages_show_the_request_to_the_second_coordinator_with_buttons(app
             "severity": "extreme",
             "title": "Evacuate Strandvegen",
             "text_default": "Leave now",
+            "expires": "2030-01-01T00:00",
             "send_mode": "now",
             "confirmed": "1",
         },

@@ -28,6 +28,7 @@ def compose_evacuation(page: Page, url: str) -> None:
     page.get_by_label("Area name").fill("Strandvegen")
     page.get_by_label("Template").select_option("evacuation")
     page.get_by_label("Title (for staff)").fill("Evacuate Strandvegen")
+    page.get_by_label("End (Europe/Oslo)").fill("2030-01-01T08:00")
 
 
 def test_a_second_coordinator_approves_an_evacuation_and_it_is_sent(app, stack, page, browser):
