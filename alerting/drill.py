@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
@@ -140,7 +141,11 @@ def run_drill(
         )
         if base_url(drill_settings) != sim.url:  # never anything but the simulator here
             raise RuntimeError("the drill must only reach its own simulator")
-        accepted, refused, seconds = asyncio.run(_send_all(drill_settings, due, rate))
+        # in a thread of its own: a caller's running event loop (an embedding app, a test's
+        # browser driver) must not stop the drill
+        with ThreadPoolExecutor(1) as pool:
+            run = pool.submit(asyncio.run, _send_all(drill_settings, due, rate))
+            accepted, refused, seconds = run.result()
     finally:
         sim.shutdown()
     report = DrillReport(

@@ -273,5 +273,9 @@ def test_alert_page_names_languages_and_follow_up_says_one_recipient(app, client
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "<strong>Norwegian Nynorsk:</strong>" in page
     alert_id = _first_alert(app).id
+    with app.app_context():  # its messages: the follow-up page counts exactly those
+        from alerting.sending import planning
+
+        planning.plan(alert_id)
     follow_up = client.get(f"/alerts/{alert_id}/follow-up").get_data(as_text=True)
     assert "Goes to exactly the 1 recipient of the first alert." in follow_up

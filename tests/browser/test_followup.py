@@ -68,11 +68,15 @@ def test_follow_up_shows_the_exact_count_and_a_text_per_language_and_each_gets_t
     expect(page.locator("#count-opted-out")).to_have_text("0")
     expect(page.locator("#audience")).to_contain_text("5 recipients")
     expect(page.locator("#languages")).to_contain_text("English 2")
-    # one box per language the recipients read (their first message was in the default text)
-    for language in ("nb", "en", "sv"):
+    # one box per language the recipients read (their first message was in the default text);
+    # the DEFAULT_LANGUAGE's (nb) stays empty: the template's nb text is the default itself
+    for language in ("en", "sv"):
         expect(page.locator(f"#text_{language}")).not_to_have_value("")
+    expect(page.locator("#text_nb")).to_have_value("")
+    expect(page.locator("#text_default")).to_have_value(re.compile("^Faren er over"))
     expect(page.locator(".text-field")).to_have_count(4)  # and the default
-    texts = {lang: page.locator(f"#text_{lang}").input_value() for lang in ("nb", "en", "sv")}
+    texts = {lang: page.locator(f"#text_{lang}").input_value() for lang in ("en", "sv")}
+    texts["nb"] = page.locator("#text_default").input_value()
     assert texts["en"].startswith("All clear") and texts["sv"].startswith("Faran är över")
     page.wait_for_timeout(500)  # the map settled (a zoomend once blanked the counts)
     expect(page.locator("#count-phones")).to_have_text("5")
