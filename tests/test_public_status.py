@@ -158,3 +158,28 @@ def test_public_status_is_translated(app, client):
     for lang, word in (("nb", "gjelder"), ("sv", "gäller"), ("da", "gælder")):
         page = client.get("/public", headers={"Accept-Language": lang}).get_data(as_text=True)
         assert word in page, lang
+
+
+def test_an_all_clear_is_labelled_all_clear_not_as_the_danger_it_ends(app, client):
+    """A red "Evacuation · in force" card for the all-clear read as the evacuation itself."""
+    # outside an app context, so that each request chooses its own language
+    session = app.extensions["alerting.sessionmaker"]()
+    now = utcnow()
+    evacuation = stored_alert(session, "Leave Sentrum", expires=now + timedelta(hours=3))
+    all_clear = stored_alert(
+        session,
+        "All clear Sentrum",
+        parent_id=evacuation.id,
+        response_type="AllClear",
+        expires=now + timedelta(hours=3),
+    )
+    evacuation.superseded_by = all_clear.id
+    session.commit()
+    all_clear_id = all_clear.id
+    session.close()
+    for lang, label in (("en", "All clear"), ("nb", "Faren er over")):
+        page = client.get("/public", headers={"Accept-Language": lang}).get_data(as_text=True)
+        shown = card(page, all_clear_id)
+        tag = page[page.rindex("<li", 0, page.index(f'data-alert-id="{all_clear_id}"')) :]
+        assert "all-clear" in tag.split(">")[0] and label in shown
+        assert "Evacuation" not in shown and "Evakuering" not in shown

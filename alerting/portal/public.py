@@ -58,6 +58,8 @@ def _public(alert: Alert, now: datetime) -> dict:
         "title": alert.title,
         "category": alert.category,
         "severity": alert.severity,
+        # an all-clear is news that a danger is over: never shown as the danger itself
+        "all_clear": alert.response_type == "AllClear",
         "text": _text(alert),
         "area_name": alert.area_name,
         "started_at": alert.started_at,
@@ -112,6 +114,7 @@ def _page(alerts: list[Alert], ended: list[Alert], single: bool) -> str:
                 "id": a["id"],
                 "title": a["title"],
                 "severity": a["severity"],
+                "allClear": a["all_clear"],
                 "status": a["status"],
                 "area": a["area"],
                 "url": url_for("public.alert", alert_id=a["id"]),

@@ -14,7 +14,7 @@
   alerts.forEach(function (a) {
     if (!a.area) return;
     var style = current[a.status]
-      ? { color: colours[a.severity] || "#0b5394", weight: 2, dashArray: a.status === "upcoming" ? "6 4" : null }
+      ? { color: a.allClear ? "#1a7f37" : colours[a.severity] || "#0b5394", weight: 2, dashArray: a.status === "upcoming" ? "6 4" : null }
       : { color: "#777", weight: 1, opacity: 0.6, fillOpacity: 0.05, dashArray: "2 4" };
     L.geoJSON(a.area, { style: style })
       .bindPopup(function () {
