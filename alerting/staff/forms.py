@@ -29,7 +29,7 @@ class LoginForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("Register file (CSV, Excel .xlsx or GeoJSON)"), validators=[FileRequired()])
+    file = FileField(_l("Register file (CSV or GeoJSON)"), validators=[FileRequired()])
     crs = StringField(
         _l("Coordinate system of easting/northing columns (e.g. EPSG:25832)"),
         validators=[Optional(), Length(max=64)],
