@@ -51,7 +51,13 @@ def residents_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--delimiter", help="CSV field separator (default: sniffed from the header, , or ;).")
 @click.option("--crs", help="Coordinate system of easting/northing columns, e.g. EPSG:25832.")
-@click.option("--map", "pairs", multiple=True, metavar="HEADER=COLUMN", help="Map a header.")
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="HEADER=COLUMN",
+    help="Map a header to our column, e.g. telefon=phone (repeatable).",
+)
 @click.option(
     "--mapping",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

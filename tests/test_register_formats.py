@@ -198,3 +198,30 @@ def test_the_import_page_explains_an_unreadable_file_in_the_staff_language(app, 
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "er ikke gyldig JSON" in html and "Expecting" not in html
+
+
+def test_the_import_page_takes_utm_with_its_crs_and_says_how_the_file_was_read(app, client):
+    make_staff(app, "ad@example.org", "admin")
+    sign_in(client, "ad@example.org")
+    data = utm_text().encode("cp1252")
+
+    def upload(crs: str):
+        token = csrf_token(client.get("/residents/import").get_data(as_text=True))
+        return client.post(
+            "/residents/import",
+            data={"csrf_token": token, "crs": crs, "file": (io.BytesIO(data), "utm.csv")},
+            content_type="multipart/form-data",
+        )
+
+    unnamed = upload("")
+    assert unnamed.status_code == 422
+    assert "name their coordinate system" in unnamed.get_data(as_text=True)
+    named = upload("EPSG:25832")
+    html = named.get_data(as_text=True)
+    assert named.status_code == 200
+    assert "4 imported, 0 updated, 0 unchanged, 0 refused; read as Windows-1252" in html
+    with app.app_context():
+        s = app.extensions["alerting.sessionmaker"]()
+        ase = s.scalar(select(Resident).where(Resident.external_id == "r1"))
+        assert ase.name == "Åse Ærø"
+        assert (round(ase.locations[0].lat, 5), round(ase.locations[0].lon, 5)) == (60.39, 5.32)
