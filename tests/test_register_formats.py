@@ -225,3 +225,24 @@ def test_the_import_page_takes_utm_with_its_crs_and_says_how_the_file_was_read(a
         ase = s.scalar(select(Resident).where(Resident.external_id == "r1"))
         assert ase.name == "Åse Ærø"
         assert (round(ase.locations[0].lat, 5), round(ase.locations[0].lon, 5)) == (60.39, 5.32)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "flags", "says"),
+    [
+        ("r.csv", csv_text(), ["--map", "telefon=mobile"], "the column must be one of"),
+        ("r.csv", csv_text(), ["--map", "telefon"], "write HEADER=COLUMN"),
+        ("r.csv", utm_text(), ["--crs", "EPSG:99999999"], "unknown coordinate system"),
+        ("r.csv", csv_text(), ["--crs", "EPSG:25832"], "no easting/northing columns"),
+        ("r.xlsx", "not a workbook", [], "not a readable .xlsx workbook"),
+    ],
+)
+def test_the_command_refuses_bad_flags_and_files_with_what_to_do(
+    cli, tmp_path, name, data, flags, says
+):
+    path = tmp_path / name
+    path.write_text(data, encoding="utf-8")
+    result = cli("residents", "import", path, *flags)
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit)  # a message, not a crash
+    assert says in result.output
