@@ -49,17 +49,51 @@ def residents_group() -> None:
 
 @residents_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--delimiter", help="CSV field separator (default: sniffed from the header, , or ;).")
+@click.option("--crs", help="Coordinate system of easting/northing columns, e.g. EPSG:25832.")
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="HEADER=COLUMN",
+    help="Map a header to our column, e.g. telefon=phone (repeatable).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON file {"header": "column"} mapping the file\'s headers to ours.',
+)
+@click.option("--allow-outside", is_flag=True, help="Import rows far from the others too.")
+@click.option("--allow-refused", is_flag=True, help="Exit 0 even when rows were refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_appcontext
-def residents_import(file: Path, as_json: bool) -> None:
-    """Import residents from CSV (external_id,name,phone,language,address,lat,lon,label)
-    or a GeoJSON FeatureCollection of points with the same properties."""
+def residents_import(
+    file: Path,
+    delimiter: str | None,
+    crs: str | None,
+    pairs: tuple[str, ...],
+    mapping: Path | None,
+    allow_outside: bool,
+    allow_refused: bool,
+    as_json: bool,
+) -> None:
+    """Import residents from CSV or .xlsx (external_id,name,phone,language,address,lat,lon,label;
+    Norwegian, Swedish and Danish headers are known) or a GeoJSON FeatureCollection of points.
+    Exits 1 when rows were refused, unless --allow-refused."""
     from alerting.audit import record
-    from alerting.register_import import RegisterFileError, import_file
+    from alerting.register_formats import mapping_from
+    from alerting.register_import import ReadOptions, RegisterFileError, import_file
 
+    try:
+        columns = mapping_from(pairs, mapping.read_text("utf-8-sig") if mapping else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map/--mapping") from None
+    options = ReadOptions(delimiter, crs, columns, allow_outside)
     settings = current.settings()
     try:
-        report = import_file(db(), file, settings.default_region, settings.default_language)
+        report = import_file(
+            db(), file, settings.default_region, settings.default_language, options
+        )
     except RegisterFileError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
     record(
@@ -74,10 +108,16 @@ def residents_import(file: Path, as_json: bool) -> None:
     db().commit()
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-        return
-    for line, reason in report.refused:
-        click.echo(f"{file.name}:{line}: refused: {reason}", err=True)
-    click.echo(report.summary())
+    else:
+        for line, reason in report.refused:
+            click.echo(f"{file.name}:{line}: refused: {reason}", err=True)
+        click.echo(report.summary())
+    if report.refused and not allow_refused:
+        count = len(report.refused)
+        click.echo(
+            f"{count} row{'s' if count != 1 else ''} refused (--allow-refused to accept)", err=True
+        )
+        sys.exit(1)
 
 
 # --- areas -------------------------------------------------------------------------------------

@@ -1,16 +1,14 @@
-"""Load a resident register (CSV or GeoJSON points) idempotently: update, never duplicate.
+"""Load a resident register (CSV, .xlsx or GeoJSON points) idempotently: update, never duplicate.
 
 Each bad row is refused with its line number and reason; every good row is still imported.
-Rows with one external_id and different labels are the places of one resident.
+Rows with one external_id and different labels are the places of one resident. How the file is
+read (delimiters, encodings, workbooks, headers, coordinate systems) is `register_formats`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from collections.abc import Iterator
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +19,17 @@ from alerting.db import insert_ignore
 from alerting.languages import normalise_language
 from alerting.models import LOCATION_LABELS, ConsentEvent, Location, OptOut, Resident, utcnow
 from alerting.phones import PhoneError, parse_phone
+from alerting.register_formats import ReadOptions, Reason, RegisterFileError, number, read_records
 from alerting.suppression import suppressed
 from alerting.targeting import bump_register
 
-COLUMNS = ("external_id", "name", "phone", "language", "address", "lat", "lon", "label")
+__all__ = ["ImportReport", "ReadOptions", "Reason", "RegisterFileError", "import_bytes"]
+
 CHUNK = 2000
+# a register covers one municipality: a place this far from the median of its rows is a mistake
+# (most often lat and lon swapped), and is refused unless the importer says it is meant
+FAR_KM = 300
+MEDIAN_FROM = 3  # fewer rows than this cannot tell which of them is the odd one
 
 
 @dataclass
@@ -47,13 +51,15 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[tuple[int, Reason]] = field(default_factory=list)
+    notes: list[Reason] = field(default_factory=list)  # e.g. "read as Windows-1252"
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.imported} imported, {self.updated} updated, {self.unchanged} unchanged, "
             f"{len(self.refused)} refused"
         )
+        return "; ".join([text, *self.notes])
 
     def as_dict(self) -> dict:
         return {
@@ -61,76 +67,49 @@ class ImportReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "refused": [{"line": line, "reason": reason} for line, reason in self.refused],
+            "notes": list(self.notes),
         }
 
 
-class RegisterFileError(ValueError):
-    """The file as a whole cannot be read (not a row problem)."""
-
-
-def read_records(name: str, data: bytes) -> Iterator[tuple[int, dict]]:
-    """(line number, raw fields) from CSV, or (feature number, properties + coordinates)."""
-    text = data.decode("utf-8-sig")
-    if name.lower().endswith((".geojson", ".json")) or text.lstrip().startswith("{"):
-        yield from _geojson_records(text)
-    else:
-        yield from _csv_records(text)
-
-
-def _csv_records(text: str) -> Iterator[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [
-        c for c in ("external_id", "phone", "lat", "lon") if c not in (reader.fieldnames or [])
-    ]
-    if missing:
-        raise RegisterFileError(
-            f"the CSV header lacks {', '.join(missing)}; expected columns {','.join(COLUMNS)}"
-        )
-    for record in reader:
-        if None in record:
-            yield reader.line_num, {"_error": "more fields than the header has columns"}
-            continue
-        yield reader.line_num, record
-
-
-def _geojson_records(text: str) -> Iterator[tuple[int, dict]]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RegisterFileError(f"invalid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise RegisterFileError("a GeoJSON register must be a FeatureCollection of Point features")
-    for number, feature in enumerate(doc.get("features") or [], start=1):
-        geometry = (feature or {}).get("geometry") or {}
-        record = dict((feature or {}).get("properties") or {})
-        if geometry.get("type") != "Point":
-            record["_error"] = f"geometry is {geometry.get('type')}, not a Point"
-        else:
-            coords = geometry.get("coordinates") or [None, None]
-            record["lon"], record["lat"] = (coords + [None, None])[:2]
-        yield number, record
-
-
 def validate(record: dict, region: str, default_language: str) -> Row:
-    """One raw record to a Row; ValueError with the reason when the row must be refused."""
+    """One record to a Row; ValueError with a `Reason` when the row must be refused."""
     if "_error" in record:
         raise ValueError(record["_error"])
     external_id = str(record.get("external_id") or "").strip()
     if not external_id:
-        raise ValueError("missing external_id")
-    phone = parse_phone(str(record.get("phone") or ""), region)
+        raise ValueError(Reason("missing external_id"))
+    raw_phone = str(record.get("phone") or "").strip()
+    try:
+        phone = parse_phone(raw_phone, region)
+    except PhoneError:  # its text may carry phonenumbers' own words: ours instead
+        if not raw_phone:
+            raise ValueError(Reason("missing phone number")) from None
+        raise ValueError(Reason("'%(value)s' is not a phone number", value=raw_phone)) from None
     lat = _coordinate(record.get("lat"), "lat", 90)
     lon = _coordinate(record.get("lon"), "lon", 180)
     label = str(record.get("label") or "home").strip().lower()
     if label not in LOCATION_LABELS:
-        raise ValueError(f"unknown label {label!r} (use {', '.join(LOCATION_LABELS)})")
+        raise ValueError(
+            Reason(
+                "unknown label '%(value)s' (use %(choices)s)",
+                value=label,
+                choices=", ".join(LOCATION_LABELS),
+            )
+        )
+    raw_language = str(record.get("language") or "")
+    try:
+        language = normalise_language(raw_language, default_language)
+    except ValueError:
+        raise ValueError(
+            Reason("unknown language code '%(value)s' (use nb, sv, da, en…)", value=raw_language)
+        ) from None
     return Row(
         line=0,
         external_id=external_id,
         name=str(record.get("name") or "").strip(),
         phone=phone.e164,
         mobile=phone.mobile,
-        language=normalise_language(str(record.get("language") or ""), default_language),
+        language=language,
         address=str(record.get("address") or "").strip(),
         lat=lat,
         lon=lon,
@@ -140,39 +119,97 @@ def validate(record: dict, region: str, default_language: str) -> Row:
 
 def _coordinate(value: object, name: str, limit: float) -> float:
     if value is None or str(value).strip() == "":
-        raise ValueError(f"missing {name}")
+        raise ValueError(Reason("missing %(column)s", column=name))
     try:
-        number = (
-            float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
-        )
+        value_number = number(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} is not a number: {value!r}") from None
-    if not math.isfinite(number) or not -limit <= number <= limit:
-        raise ValueError(f"{name} {value} is out of range (-{limit}..{limit})")
-    return number
+        raise ValueError(
+            Reason("%(column)s is not a number: '%(value)s'", column=name, value=str(value))
+        ) from None
+    if not math.isfinite(value_number) or not -limit <= value_number <= limit:
+        raise ValueError(
+            Reason(
+                "%(column)s %(value)s is out of range (-%(limit)s..%(limit)s)",
+                column=name,
+                value=str(value),
+                limit=limit,
+            )
+        )
+    return value_number
+
+
+def far_rows(rows: list[Row]) -> dict[int, Reason]:
+    """Rows more than FAR_KM from the median of all rows: line -> why (swapped, or just far)."""
+    if len(rows) < MEDIAN_FROM:
+        return {}
+    lat = statistics.median(r.lat for r in rows)
+    lon = statistics.median(r.lon for r in rows)
+    far = {}
+    for row in rows:
+        km = _km(row.lat, row.lon, lat, lon)
+        if km <= FAR_KM:
+            continue
+        where = {"lat": f"{row.lat:g}", "lon": f"{row.lon:g}"}
+        if abs(row.lon) <= 90 and _km(row.lon, row.lat, lat, lon) <= FAR_KM:
+            far[row.line] = Reason("probably swapped lat/lon (%(lat)s N, %(lon)s E)", **where)
+        else:
+            far[row.line] = Reason(
+                "%(km)d km from the register's other places (%(lat)s N, %(lon)s E)",
+                km=round(km),
+                **where,
+            )
+    return far
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine): plenty for telling a municipality from the sea."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371 * math.asin(math.sqrt(a))
 
 
 def import_file(
-    session: Session, path: Path | str, region: str, default_language: str
+    session: Session,
+    path: Path | str,
+    region: str,
+    default_language: str,
+    options: ReadOptions | None = None,
 ) -> ImportReport:
     path = Path(path)
-    return import_bytes(session, path.name, path.read_bytes(), region, default_language)
+    return import_bytes(session, path.name, path.read_bytes(), region, default_language, options)
 
 
 def import_bytes(
-    session: Session, name: str, data: bytes, region: str, default_language: str
+    session: Session,
+    name: str,
+    data: bytes,
+    region: str,
+    default_language: str,
+    options: ReadOptions | None = None,
 ) -> ImportReport:
     """Validate every record, then upsert residents and their places in chunks; one commit."""
-    report = ImportReport()
-    residents: dict[str, list[Row]] = {}
-    for line, record in read_records(name, data):
+    options = options or ReadOptions()
+    records = read_records(name, data, options)
+    report = ImportReport(notes=records.notes)
+    good: list[Row] = []
+    for line, record in records.rows:
         try:
             row = validate(record, region, default_language)
-        except (ValueError, PhoneError) as exc:
-            report.refused.append((line, str(exc)))
+        except ValueError as exc:
+            report.refused.append((line, exc.args[0]))
             continue
         row.line = line
-        residents.setdefault(row.external_id, []).append(row)
+        good.append(row)
+    far = {} if options.allow_outside else far_rows(good)
+    report.refused.extend((line, reason) for line, reason in far.items())
+    report.refused.sort(key=lambda refusal: refusal[0])
+    residents: dict[str, list[Row]] = {}
+    for row in good:
+        if row.line not in far:
+            residents.setdefault(row.external_id, []).append(row)
     # a phone that said STOP and then deleted itself stays opted out when the register brings
     # it back: no opt-in is recorded for it, and its opt-out comes back
     held = suppressed(session, (row.phone for rows in residents.values() for row in rows))

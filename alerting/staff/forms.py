@@ -30,6 +30,11 @@ class LoginForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("Register file (CSV or GeoJSON)"), validators=[FileRequired()])
+    crs = StringField(
+        _l("Coordinate system of easting/northing columns (e.g. EPSG:25832)"),
+        validators=[Optional(), Length(max=64)],
+    )
+    allow_outside = BooleanField(_l("Import rows far from the others too"))
 
 
 class StaffUserForm(FlaskForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from flask import render_template, request
+from flask_babel import gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -13,7 +14,7 @@ from alerting.auth import principal, require_role
 from alerting.db import db
 from alerting.models import OptOut, Resident
 from alerting.phones import PhoneError, mask, parse_phone
-from alerting.register_import import RegisterFileError, import_bytes
+from alerting.register_import import ReadOptions, Reason, RegisterFileError, import_bytes
 from alerting.staff import bp
 from alerting.staff.forms import ImportForm, SearchForm
 
@@ -74,6 +75,7 @@ def resident_import():
     if form.validate_on_submit():
         upload = form.file.data
         settings = current.settings()
+        options = ReadOptions(crs=form.crs.data or None, allow_outside=form.allow_outside.data)
         s = db()
         try:
             report = import_bytes(
@@ -82,20 +84,28 @@ def resident_import():
                 upload.read(),
                 settings.default_region,
                 settings.default_language,
+                options,
             )
-        except (RegisterFileError, UnicodeDecodeError, ValueError) as exc:
+        except RegisterFileError as exc:
             s.rollback()
-            error, status = str(exc), 422
+            error, status = translated(exc.reason), 422
         else:
             audit.record(
                 s,
                 principal(),
                 "register.import",
                 upload.filename or "",
-                **{k: v for k, v in report.as_dict().items() if k != "refused"},
+                **{k: v for k, v in report.as_dict().items() if k not in ("refused", "notes")},
                 refused=len(report.refused),
             )
             s.commit()
     elif request.method == "POST":
         status = 400
-    return render_template("staff/import.html", form=form, report=report, error=error), status
+    return render_template(
+        "staff/import.html", form=form, report=report, error=error, translated=translated
+    ), status
+
+
+def translated(reason: Reason) -> str:
+    """A reason in the staff member's language (its English text where no catalog has it)."""
+    return gettext(reason.template, **reason.params)
