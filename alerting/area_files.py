@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from alerting import audit
 from alerting.areas import AreaError, area_km2, parse_area, to_geojson
-from alerting.models import Area, AreaVersion
+from alerting.auth import Principal
+from alerting.models import Area, utcnow
+from alerting.staff.areas import _keep_version, _life_safety_refusal
 
 MAX_FEATURES = 2000  # a layer of postcode areas is hundreds; more is a mistake or an attack
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # what a zip may expand to (a zip bomb expands to more)
@@ -52,12 +54,14 @@ class Feature:
 class ImportReport:
     library: str | None
     created: list[Area] = field(default_factory=list)
+    updated: list[Area] = field(default_factory=list)
     refused: list[tuple[int, str, str]] = field(default_factory=list)  # (feature, name, reason)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "library": self.library,
             "created": [{"id": a.id, "name": a.name} for a in self.created],
+            "updated": [{"id": a.id, "name": a.name, "version": a.version} for a in self.updated],
             "refused": [
                 {"feature": n, "name": name, "reason": reason} for n, name, reason in self.refused
             ],
@@ -65,7 +69,10 @@ class ImportReport:
 
     def summary(self) -> str:
         where = f" in library {self.library!r}" if self.library else ""
-        return f"{len(self.created)} areas saved{where}, {len(self.refused)} refused"
+        return (
+            f"{len(self.created)} areas saved, {len(self.updated)} updated{where}, "
+            f"{len(self.refused)} refused"
+        )
 
 
 def read_features(
@@ -250,7 +257,7 @@ def name_field(features: list[Feature], chosen: str | None) -> str | None:
     will do (a file of one feature)."""
     attributes = list(features[0].properties) if features else []
     if chosen:
-        if chosen not in attributes:
+        if features and chosen not in attributes:
             raise AreaError(
                 "no such attribute",
                 f"the file has no attribute {chosen!r}; its attributes: {', '.join(attributes)}",
@@ -272,18 +279,19 @@ def name_field(features: list[Feature], chosen: str | None) -> str | None:
 
 def save_areas(
     session: Session,
-    actor: Any,
+    actor: Principal,
     data: bytes,
     filename: str,
     *,
     crs: str | None = None,
     name_by: str | None = None,
     library: str | None = None,
+    replace: bool = False,
     max_area_km2: float | None = None,
     max_vertices: int | None = None,
 ) -> ImportReport:
     """Read the file and save one area per feature (the caller commits). A name that exists
-    is refused for that feature with the reason; the others are saved."""
+    is refused for that feature, or with `replace` gets a new version like a redrawn area."""
     features, unreadable = read_features(data, filename, crs, max_area_km2, max_vertices)
     stem = PurePosixPath(filename).stem[:100] or "import"
     attribute = name_field(features, name_by)
@@ -291,36 +299,39 @@ def save_areas(
         library = stem
     report = ImportReport(library=(library or "").strip()[:100] or None)
     report.refused = [(n, "", reason) for n, reason in unreadable]
-    taken = set(session.scalars(select(Area.name)))
-    who = getattr(actor, "audit_name", None) or str(actor)
+    seen: set[str] = set()
     for feature in features:
         name = str(feature.properties.get(attribute) or "").strip()[:200] if attribute else stem
-        if not name:
-            report.refused.append((feature.number, "", f"the attribute {attribute!r} is empty"))
+        if refusal := _refusal(session, actor, name, attribute, seen, replace):
+            report.refused.append((feature.number, name, refusal))
             continue
-        if name in taken:
-            reason = "an area of this name exists; rename it or delete the saved area first"
-            report.refused.append((feature.number, name, reason))
-            continue
-        taken.add(name)
-        geojson = json.dumps(to_geojson(feature.geometry))
-        area = Area(name=name, geojson=geojson, created_by=who, version=1, library=report.library)
-        session.add(area)
+        seen.add(name)
+        area = session.scalar(select(Area).where(Area.name == name))
+        if area is None:
+            area = Area(name=name, geojson="", created_by=actor.audit_name, version=0)
+            session.add(area)
+            report.created.append(area)
+            action = "area.create"
+        else:
+            _keep_version(area)  # areas saved before versions were kept have no row for theirs
+            report.updated.append(area)
+            action = "area.update"
+        area.geojson = json.dumps(to_geojson(feature.geometry))
+        area.version = (area.version or 0) + 1
+        area.library = report.library
+        area.updated_by, area.updated_at = actor.audit_name, utcnow()
         session.flush()
-        session.add(
-            AreaVersion(area_id=area.id, version=1, name=name, geojson=geojson, changed_by=who)
-        )
+        _keep_version(area)
         audit.record(
             session,
             actor,
-            "area.create",
+            action,
             f"area:{area.id}",
             name=name,
-            version=1,
+            version=area.version,
             km2=round(area_km2(feature.geometry), 3),
             library=report.library,
         )
-        report.created.append(area)
     report.refused.sort()
     audit.record(
         session,
@@ -329,6 +340,25 @@ def save_areas(
         filename[:200],
         library=report.library,
         created=len(report.created),
+        updated=len(report.updated),
         refused=len(report.refused),
     )
     return report
+
+
+def _refusal(
+    session: Session, actor: Principal, name: str, attribute: str | None, seen: set, replace: bool
+) -> str | None:
+    """Why the feature named `name` is not saved, or None."""
+    if not name:
+        return f"the attribute {attribute!r} is empty"
+    if name in seen:
+        return "another feature of the file has this name; choose another --name-field"
+    area = session.scalar(select(Area).where(Area.name == name))
+    if area is None:
+        return None
+    if not replace:
+        return "an area of this name exists; give --replace to update it, or rename it"
+    if actor.has_role("coordinator"):
+        return None
+    return _life_safety_refusal(area)

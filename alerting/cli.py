@@ -117,23 +117,26 @@ def areas_preview(file, as_json: bool) -> None:
 @click.option("--crs", help="The file's coordinate system when it declares none (EPSG:25833).")
 @click.option("--name-field", help="Attribute naming the areas (default: first unique text).")
 @click.option("--library", help="Library of the areas (default: the file's name, if several).")
+@click.option("--replace", is_flag=True, help="Update saved areas of the same name (a version).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @with_appcontext
-def areas_import(file: Path, crs, name_field, library, as_json: bool) -> None:
+def areas_import(file: Path, crs, name_field, library, replace: bool, as_json: bool) -> None:
     """Save the areas of a GIS file (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ): one per
     feature, reprojected to WGS84. Exits 1 when a feature was refused."""
     from alerting.area_files import save_areas
+    from alerting.auth import Principal
 
     settings = current.settings()
     try:
         report = save_areas(
             db(),
-            "cli",
+            Principal("cli", "admin"),
             file.read_bytes(),
             file.name,
             crs=crs,
             name_by=name_field,
             library=library,
+            replace=replace,
             max_area_km2=settings.max_area_km2,
             max_vertices=settings.max_area_vertices,
         )

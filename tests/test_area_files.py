@@ -112,7 +112,7 @@ def make_file(kind: str, tmp: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "kind", ["shapefile in EPSG:25833", "GeoPackage in EPSG:3006", "KML in WGS84"]
+    "kind", ["shapefile in EPSG:25833", "GeoPackage in EPSG:3006", "KML in WGS84", "KMZ in WGS84"]
 )
 def test_a_gis_file_reaches_the_same_residents_as_the_area_in_geojson(
     kind, client, api_key, session, residents, tmp_path
@@ -165,7 +165,7 @@ def test_water_supply_zones_become_a_library_of_saved_areas_from_the_command_lin
     archive = zipped_shapefile(tmp_path, "EPSG:25833", ZONES, ZONE_NAMES)
     result = cli("areas", "import", archive, "--library", "Vannforsyningssoner")
     assert result.exit_code == 0, result.output
-    assert "4 areas saved in library 'Vannforsyningssoner', 0 refused" in result.output
+    assert "4 areas saved, 0 updated in library 'Vannforsyningssoner', 0 refused" in result.output
     areas = session.scalars(select(Area).order_by(Area.id)).all()
     assert [(a.name, a.library) for a in areas] == [(n, "Vannforsyningssoner") for n in ZONE_NAMES]
     # each zone reaches the residents inside it, as drawn in WGS84
@@ -187,6 +187,29 @@ def test_water_supply_zones_become_a_library_of_saved_areas_from_the_command_lin
     assert again.exit_code == 1
     assert "feature 1 Vannverk Nord: refused: an area of this name exists" in again.output
     assert "0 areas saved" in again.output
+
+
+def test_a_new_export_of_the_zones_replaces_them_as_new_versions(
+    cli, client, api_key, session, residents, tmp_path
+):
+    first = zipped_shapefile(tmp_path, "EPSG:25833", ZONES, ZONE_NAMES)
+    assert cli("areas", "import", first).exit_code == 0
+    (tmp_path / "new").mkdir()
+    grown = [AREA, *ZONES[1:]]  # the northern zone now covers the whole of the centre
+    second = zipped_shapefile(tmp_path / "new", "EPSG:25833", grown, ZONE_NAMES)
+    result = cli("areas", "import", second, "--replace")
+    assert result.exit_code == 0, result.output
+    assert "0 areas saved, 4 updated in library 'soner', 0 refused" in result.output
+    north = session.scalar(select(Area).where(Area.name == "Vannverk Nord"))
+    session.refresh(north)
+    assert north.version == 2
+    assert preview(client, api_key, json.loads(north.geojson))["residents"] == len(INSIDE)
+    versions = session.scalars(
+        select(AreaVersion.version).where(AreaVersion.area_id == north.id)
+    ).all()
+    assert sorted(versions) == [1, 2]
+    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("area.%")))
+    assert sorted(actions) == ["area.create"] * 4 + ["area.update"] * 4
 
 
 def test_water_supply_zones_by_the_api_with_one_bad_zone_refused_with_its_reason(

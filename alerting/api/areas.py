@@ -40,9 +40,10 @@ def import_file():
 
     Fields: `file` (GeoJSON, zipped Shapefile with its .prj, GeoPackage, KML or KMZ), and
     optionally `crs` (e.g. EPSG:25833, only for a file that declares none), `name_field`
-    (the attribute naming the areas) and `library`. 201 with
-    {"library", "created": [{"id", "name"}], "refused": [{"feature", "name", "reason"}]} when
-    at least one area was saved; 422 with {"error", "detail"} (and "refused") otherwise."""
+    (the attribute naming the areas), `library` and `replace` ("1": update saved areas of the
+    same name, each a new version). 201 with {"library", "created": [{"id", "name"}],
+    "updated": [{"id", "name", "version"}], "refused": [{"feature", "name", "reason"}]} when at
+    least one area was saved; 422 with {"error", "detail"} (and "refused") otherwise."""
     from alerting.area_files import save_areas
 
     upload = request.files.get("file")
@@ -57,11 +58,12 @@ def import_file():
         crs=request.form.get("crs") or None,
         name_by=request.form.get("name_field") or None,
         library=request.form.get("library") or None,
+        replace=request.form.get("replace", "") in ("1", "true", "on"),
         max_area_km2=settings.max_area_km2,
         max_vertices=settings.max_area_vertices,
     )
     db().commit()
-    if not report.created:
+    if not (report.created or report.updated):
         first = report.refused[0] if report.refused else (0, "", "")
         return jsonify(
             error="nothing imported", detail=f"feature {first[0]}: {first[2]}", **report.as_dict()
