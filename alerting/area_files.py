@@ -31,7 +31,6 @@ from alerting import audit
 from alerting.areas import AreaError, area_km2, parse_area, to_geojson
 from alerting.auth import Principal
 from alerting.models import Area, utcnow
-from alerting.staff.areas import _keep_version, _life_safety_refusal
 
 MAX_FEATURES = 2000  # a layer of postcode areas is hundreds; more is a mistake or an attack
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # what a zip may expand to (a zip bomb expands to more)
@@ -292,6 +291,10 @@ def save_areas(
 ) -> ImportReport:
     """Read the file and save one area per feature (the caller commits). A name that exists
     is refused for that feature, or with `replace` gets a new version like a redrawn area."""
+    # the saved areas' versioned path and life-safety rule, as when an area is redrawn
+    # (imported here, since the staff package imports this module for its upload)
+    from alerting.staff.areas import _keep_version
+
     features, unreadable = read_features(data, filename, crs, max_area_km2, max_vertices)
     stem = PurePosixPath(filename).stem[:100] or "import"
     attribute = name_field(features, name_by)
@@ -361,4 +364,6 @@ def _refusal(
         return "an area of this name exists; give --replace to update it, or rename it"
     if actor.has_role("coordinator"):
         return None
+    from alerting.staff.areas import _life_safety_refusal
+
     return _life_safety_refusal(area)

@@ -18,7 +18,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon, box, mapping
 from sqlalchemy import select
 from stack import add_resident
-from staff_helpers import make_staff, sign_in
+from staff_helpers import csrf_token, make_staff, sign_in
 
 from alerting.models import Area, AreaVersion, AuditEvent
 
@@ -295,3 +295,48 @@ def test_import_needs_the_operator_role(app, client, tmp_path):
     response = upload(client, key, archive)
     assert response.status_code == 403
     assert response.json["detail"] == "this needs the operator role"
+
+
+def _upload_on_the_page(client, path: Path, **fields: str):
+    token = csrf_token(client.get("/areas").get_data(as_text=True))
+    with path.open("rb") as f:
+        return client.post(
+            "/areas/import",
+            data={"file": (f, path.name), "csrf_token": token, **fields},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
+
+
+def test_an_operator_uploads_the_zones_on_the_areas_page(app, client, session, tmp_path):
+    make_staff(app, "operator@example.org", "operator")
+    sign_in(client, "operator@example.org")
+    archive = zipped_shapefile(tmp_path, "EPSG:25833", ZONES, ZONE_NAMES)
+    page = _upload_on_the_page(client, archive, library="Vann")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "4 areas saved, 0 updated, 0 refused." in html
+    assert html.count("<td>Vann</td>") == 4 and "Vannverk Øst" in html
+    again = _upload_on_the_page(client, archive).get_data(as_text=True)
+    assert "0 areas saved, 0 updated, 4 refused." in again
+    assert "Feature 1 Vannverk Nord: an area of this name exists" in again
+
+    (tmp_path / "bad").mkdir()
+    bad = _upload_on_the_page(client, _bad_files(tmp_path / "bad")["not a zip file"])
+    assert bad.status_code == 422
+    assert (
+        "The file was not imported: not a zip file: soner.zip is not a zip archive"
+        in bad.get_data(as_text=True)
+    )
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "areas.import")).actor == (
+        "operator@example.org"
+    )
+
+
+def test_a_viewer_sees_no_upload_and_may_not_post_one(app, client, session, tmp_path):
+    make_staff(app, "viewer@example.org", "viewer")
+    sign_in(client, "viewer@example.org")
+    assert 'id="area-import"' not in client.get("/areas").get_data(as_text=True)
+    archive = zipped_shapefile(tmp_path, "EPSG:25833", ZONES, ZONE_NAMES)
+    assert _upload_on_the_page(client, archive).status_code == 403
+    assert session.scalar(select(Area)) is None
