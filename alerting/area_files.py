@@ -218,7 +218,7 @@ def _read_layers(path: str) -> list[tuple[str | None, list[dict[str, Any]], list
         layers = [name for name, kind in pyogrio.list_layers(path) if kind is not None]
         out, total = [], 0
         for layer in layers:
-            total += pyogrio.read_info(path, layer=layer)["features"]
+            total += pyogrio.read_info(path, layer=layer, force_feature_count=True)["features"]
             if total > MAX_FEATURES:
                 raise AreaError(
                     "too many features", f"the file has more than {MAX_FEATURES} features"

@@ -256,16 +256,31 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     corrupt.write_bytes(data[:100] + bytes(len(data) - 100))  # the header, then zeros
     text = tmp / "zones.txt"
     text.write_text("Vannverk Nord: 18.0 59.3")
+    shp_only = tmp / "shp-only.zip"
+    (tmp / "shp").mkdir()
+    with zipfile.ZipFile(shp_only, "w") as z:
+        z.write(
+            write_layer(tmp / "shp" / "a.shp", "ESRI Shapefile", "EPSG:25833", [AREA], ["A"]),
+            "a.shp",
+        )
     return {
         "not a zip file": not_a_zip,
         "no shapefile in the zip": no_shp,
+        "incomplete shapefile": shp_only,
         "unreadable file": corrupt,
         "unknown file format": text,
     }
 
 
 @pytest.mark.parametrize(
-    "error", ["not a zip file", "no shapefile in the zip", "unreadable file", "unknown file format"]
+    "error",
+    [
+        "not a zip file",
+        "no shapefile in the zip",
+        "incomplete shapefile",
+        "unreadable file",
+        "unknown file format",
+    ],
 )
 def test_bad_files_are_refused_with_a_reason_by_the_api_and_the_command(
     error, cli, client, api_key, session, tmp_path
@@ -274,7 +289,7 @@ def test_bad_files_are_refused_with_a_reason_by_the_api_and_the_command(
     response = upload(client, api_key, path)
     assert response.status_code == 422
     assert response.json["error"] == error
-    assert "GeoPackage" in response.json["detail"] or error == "unknown file format"
+    assert "GeoPackage" in response.json["detail"] or ".shp" in response.json["detail"]
     result = cli("areas", "import", path)
     assert result.exit_code == 1
     assert f"Error: {path}: {error}: " in result.output

@@ -6,7 +6,6 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from alerting import current
-from alerting.area_files import save_areas
 from alerting.areas import AreaError
 from alerting.auth import principal, require_role
 from alerting.db import db
@@ -19,6 +18,8 @@ MAX_REFUSALS_SHOWN = 20  # the rest are in the count; a layer with more needs fi
 @bp.post("/areas/import")
 @require_role("operator")
 def area_import():
+    from alerting.area_files import save_areas  # GDAL takes 0.25 s to load: only when used
+
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a GIS file to import."), "error")
