@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +212,57 @@ def test_a_new_export_of_the_zones_replaces_them_as_new_versions(
     assert sorted(actions) == ["area.create"] * 4 + ["area.update"] * 4
 
 
+def _key(app, role: str) -> str:
+    from alerting.auth import create_api_key
+
+    with app.app_context():
+        s = app.extensions["alerting.sessionmaker"]()
+        _row, key = create_api_key(s, role, role)
+        s.commit()
+        s.close()
+    return key
+
+
+def test_only_a_coordinator_may_replace_a_zone_a_fire_alert_used(
+    app, cli, client, api_key, tmp_path
+):
+    """(No `session` fixture: its app context would keep one request's caller for the next.)"""
+    from alerting.alerts import create_alert
+    from alerting.auth import Principal
+    from alerting.models import utcnow
+
+    first = zipped_shapefile(tmp_path, "EPSG:25833", ZONES, ZONE_NAMES)
+    assert cli("areas", "import", first).exit_code == 0
+    with app.app_context():
+        s = app.extensions["alerting.sessionmaker"]()
+        north_id = s.scalar(select(Area.id).where(Area.name == "Vannverk Nord"))
+        create_alert(
+            s,
+            Principal("coordinator@example.org", "coordinator"),
+            area_id=north_id,
+            category="fire",
+            severity="severe",
+            title="Brann",
+            texts={"default": "Brann i sentrum"},
+            send_at=utcnow() + timedelta(days=1),
+            expires=utcnow() + timedelta(days=2),
+        )
+        s.commit()
+        s.close()
+    (tmp_path / "new").mkdir()
+    second = zipped_shapefile(tmp_path / "new", "EPSG:25833", [AREA], ["Vannverk Nord"])
+    by_operator = upload(client, _key(app, "operator"), second, replace="1")
+    assert by_operator.status_code == 422
+    assert by_operator.json["refused"][0]["reason"] == (
+        "A life-safety alert used this area: only a coordinator may change or delete it."
+    )
+    by_coordinator = upload(client, api_key, second, replace="1")
+    assert by_coordinator.status_code == 201, by_coordinator.json
+    assert by_coordinator.json["updated"] == [
+        {"id": north_id, "name": "Vannverk Nord", "version": 2}
+    ]
+
+
 def test_water_supply_zones_by_the_api_with_one_bad_zone_refused_with_its_reason(
     client, api_key, session, tmp_path
 ):
@@ -299,14 +351,7 @@ def test_bad_files_are_refused_with_a_reason_by_the_api_and_the_command(
 def test_import_needs_the_operator_role(app, client, tmp_path):
     archive = zipped_shapefile(tmp_path, "EPSG:25833", [AREA], ["Sentrum"])
     assert upload(client, "alk_wrong", archive).status_code == 401
-    from alerting.auth import create_api_key
-
-    with app.app_context():
-        s = app.extensions["alerting.sessionmaker"]()
-        _row, key = create_api_key(s, "reader", "viewer")
-        s.commit()
-        s.close()
-    response = upload(client, key, archive)
+    response = upload(client, _key(app, "viewer"), archive)
     assert response.status_code == 403
     assert response.json["detail"] == "this needs the operator role"
 
