@@ -152,6 +152,47 @@ def areas_preview(file, as_json: bool) -> None:
     )
 
 
+@areas_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", help="The file's coordinate system when it declares none (EPSG:25833).")
+@click.option("--name-field", help="Attribute naming the areas (default: first unique text).")
+@click.option("--library", help="Library of the areas (default: the file's name, if several).")
+@click.option("--replace", is_flag=True, help="Update saved areas of the same name (a version).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_appcontext
+def areas_import(file: Path, crs, name_field, library, replace: bool, as_json: bool) -> None:
+    """Save the areas of a GIS file (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ): one per
+    feature, reprojected to WGS84. Exits 1 when a feature was refused."""
+    from alerting.area_files import save_areas
+    from alerting.auth import Principal
+
+    settings = current.settings()
+    try:
+        report = save_areas(
+            db(),
+            Principal("cli", "admin"),
+            file.read_bytes(),
+            file.name,
+            crs=crs,
+            name_by=name_field,
+            library=library,
+            replace=replace,
+            max_area_km2=settings.max_area_km2,
+            max_vertices=settings.max_area_vertices,
+        )
+    except AreaError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    db().commit()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        for number, name, reason in report.refused:
+            click.echo(f"{file.name}: feature {number} {name}: refused: {reason}", err=True)
+        click.echo(report.summary())
+    if report.refused:
+        sys.exit(1)
+
+
 # --- staff and keys ----------------------------------------------------------------------------
 
 

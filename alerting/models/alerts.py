@@ -75,6 +75,8 @@ class Area(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[str] = mapped_column(String(254), default="")
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the GIS layer it was imported from with its neighbours (water-supply zones, ...); None: drawn
+    library: Mapped[str | None] = mapped_column(String(100))
 
 
 class AreaVersion(Base):

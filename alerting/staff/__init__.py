@@ -28,6 +28,7 @@ from alerting.staff import (  # noqa: E402,F401
     alerts,
     api_keys,
     approval,
+    area_import,
     areas,
     register,
     signin,
