@@ -184,15 +184,32 @@ def apikeys_create(name: str, role: str, expires) -> None:
 
 
 @apikeys_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def apikeys_list() -> None:
+def apikeys_list(as_json: bool) -> None:
     """Every key: id, name, role, prefix, state, expiry and last use (never the key itself)."""
     from sqlalchemy import select
 
     from alerting.auth import api_key_state
     from alerting.models import ApiKey
 
-    for key in db().scalars(select(ApiKey).order_by(ApiKey.id)):
+    keys = db().scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    if as_json:
+        rows = [
+            {
+                "id": key.id,
+                "name": key.name,
+                "role": key.role,
+                "prefix": key.prefix,
+                "state": api_key_state(key),
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+                "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+            }
+            for key in keys
+        ]
+        click.echo(json.dumps({"keys": rows}, ensure_ascii=False, indent=2))
+        return
+    for key in keys:
         expires = key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never"
         used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
         click.echo(

@@ -81,3 +81,20 @@ def test_alerts_cancel_stops_pending_messages(app, session, cli) -> None:
     assert again.exit_code != 0 and "nothing left to cancel" in again.output
     missing = cli("alerts", "cancel", 999)
     assert missing.exit_code != 0 and "there is no alert 999" in missing.output
+
+
+def test_apikeys_list_json_never_shows_the_key(cli) -> None:
+    created = cli("apikeys", "create", "--name", "sensor", "--role", "viewer")
+    assert created.exit_code == 0, created.output
+    listed = cli("apikeys", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    [key] = json.loads(listed.output)["keys"]
+    assert (key["name"], key["role"], key["state"], key["expires_at"]) == (
+        "sensor",
+        "viewer",
+        "active",
+        None,
+    )
+    assert key["prefix"] and key["prefix"] in created.output
+    secret = created.output.split()[-1]
+    assert secret not in listed.output
