@@ -9,16 +9,22 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from alerting import create_app, current
 from alerting.areas import AreaError, parse_area
 from alerting.db import db
+from alerting.models.alerts import CATEGORIES, SEVERITIES
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
-def main() -> None:
+@click.group(cls=AppGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Geo-targeted SMS alerts."""
+    # Only our commands (a FlaskGroup would add run, shell, routes, -e/-A/--debug and build the
+    # app to list them); `with_appcontext` builds the app from here when a command needs it.
+    if ctx.obj is None:  # `app.test_cli_runner()` passes its own app
+        ctx.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -259,15 +265,32 @@ def apikeys_create(name: str, role: str, expires) -> None:
 
 
 @apikeys_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
 @with_appcontext
-def apikeys_list() -> None:
+def apikeys_list(as_json: bool) -> None:
     """Every key: id, name, role, prefix, state, expiry and last use (never the key itself)."""
     from sqlalchemy import select
 
     from alerting.auth import api_key_state
     from alerting.models import ApiKey
 
-    for key in db().scalars(select(ApiKey).order_by(ApiKey.id)):
+    keys = db().scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    if as_json:
+        rows = [
+            {
+                "id": key.id,
+                "name": key.name,
+                "role": key.role,
+                "prefix": key.prefix,
+                "state": api_key_state(key),
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+                "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+            }
+            for key in keys
+        ]
+        click.echo(json.dumps({"keys": rows}, ensure_ascii=False, indent=2))
+        return
+    for key in keys:
         expires = key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never"
         used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never"
         click.echo(
@@ -349,9 +372,14 @@ def _local_time(option: str, value: str):
     type=click.File("rb"),
     help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).",
 )
-@click.option("--category", required=True)
-@click.option("--severity", required=True)
-@click.option("--message", required=True, help="Default text; add --message-xx TEXT per language.")
+@click.option("--category", required=True, help=f"One of: {', '.join(CATEGORIES)}.")
+@click.option("--severity", required=True, help=f"One of: {', '.join(SEVERITIES)}.")
+@click.option(
+    "--message",
+    required=True,
+    help="Default text; add --message-xx TEXT per language, xx an ISO 639 code (nb, nn, sv, da, "
+    "en, ...).",
+)
 @click.option("--title", default="", help="Default: the start of the message.")
 @click.option("--send-at", default="", help=f"When to send (default: now). {_LOCAL_HELP}")
 @click.option("--onset", default="", help=f"In force from (default: when sent). {_LOCAL_HELP}")
@@ -450,9 +478,57 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
     click.echo(f"  messages: {counts or 'none yet'}")
 
 
+@alerts_group.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="As GET /api/v1/alerts answers.")
+@with_appcontext
+def alerts_list(limit: int, as_json: bool) -> None:
+    """The latest alerts, newest first."""
+    from sqlalchemy import select
+
+    from alerting.alerts import alert_summary
+    from alerting.models import Alert
+
+    ids = db().scalars(select(Alert.id).order_by(Alert.id.desc()).limit(limit)).all()
+    summaries = [alert_summary(db(), i) for i in ids]
+    if as_json:
+        click.echo(json.dumps({"alerts": summaries}, ensure_ascii=False, indent=2))
+        return
+    for s in summaries:
+        click.echo(
+            f"{s['id']:>6} {s['status']:<16} {s['category']}/{s['severity']:<9} "
+            f"{s['recipients']:>7} recipients  {s['title']}"
+        )
+    if not summaries:
+        click.echo("no alerts yet")
+
+
+@alerts_group.command("cancel")
+@click.argument("alert_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The alert's summary, as the API answers.")
+@with_appcontext
+def alerts_cancel(alert_id: int, as_json: bool) -> None:
+    """Cancel an alert: stop its messages not yet handed to the provider (as the `cli` admin)."""
+    from alerting.alerts import AlertRefused, alert_summary, cancel_alert
+    from alerting.auth import Principal
+
+    try:
+        cancel_alert(db(), Principal("cli", "admin"), alert_id)
+    except AlertRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = alert_summary(db(), alert_id)
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    stopped = summary["counts"].get("cancelled", 0)
+    click.echo(f"alert {alert_id} cancelled: {stopped} messages stopped")
+
+
 @main.command("drill")
 @click.option("--area", "area_file", required=True, type=click.File("rb"), help="GeoJSON area.")
-@click.option("--category", default="evacuation", show_default=True)
+@click.option(
+    "--category", default="evacuation", show_default=True, help=f"One of: {', '.join(CATEGORIES)}."
+)
 @click.option("--rate", type=float, help="Messages per second (default: SMS_RATE_PER_SECOND).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
@@ -460,7 +536,6 @@ def drill_command(area_file, category: str, rate: float | None, as_json: bool) -
     """A full-size exercise against an in-process simulator (never a real SMS, whatever
     SMS_PROVIDER says): everyone in the area, at the configured rate; prints how long it took."""
     from alerting.drill import run_drill
-    from alerting.models import CATEGORIES
 
     if category not in CATEGORIES:
         raise click.BadParameter(f"choose one of {', '.join(CATEGORIES)}", param_hint="--category")
@@ -518,6 +593,26 @@ def demo_command(port: int, residents: int, log_requests: bool) -> None:
     from alerting.demo.run import run
 
     run(port, residents, log_requests)
+
+
+@main.group("dev")
+def dev_group() -> None:
+    """For working on alerting itself."""
+
+
+@dev_group.command(
+    "test",
+    with_appcontext=False,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def dev_test(pytest_args: tuple[str, ...]) -> None:
+    """Run the test suite with PYTEST_ARGS (e.g. tests/test_x.py -x), installing Debian's
+    chromium for the browser tests first when it is missing (with apt-get, as root; otherwise
+    it says what to install). Exits with pytest's code."""
+    from alerting.devtest import run
+
+    sys.exit(run(pytest_args, click.echo))
 
 
 @main.group("cap")

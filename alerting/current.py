@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 
 from alerting.config import Settings
-from alerting.targeting import Register
+
+if TYPE_CHECKING:  # the register (shapely, numpy) loads with the app, not with every import
+    from alerting.targeting import Register
 
 
 def settings() -> Settings:

@@ -729,10 +729,10 @@ def test_unknown_sim_route_is_404(sim: SimulatorServer) -> None:
 
 
 def raw_exchange(server: SimulatorServer, data: bytes) -> bytes:
-    """Send raw bytes, half-close, read everything the server answers."""
+    """Send raw bytes, read everything the server answers until it closes the connection (the
+    last request asks it to: a client's half-close ends the connection for aiohttp)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
         conn.sendall(data)
-        conn.shutdown(socket.SHUT_WR)
         chunks = []
         while chunk := conn.recv(65536):
             chunks.append(chunk)
@@ -741,13 +741,14 @@ def raw_exchange(server: SimulatorServer, data: bytes) -> bytes:
 
 def test_http_pipelining_chunked_and_bad_requests(sim: SimulatorServer) -> None:
     health = b"GET /_sim/health HTTP/1.1\r\nHost: x\r\n\r\n"
-    answer = raw_exchange(sim, health + health)
+    last = b"GET /_sim/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw_exchange(sim, health + last)
     assert answer.count(b"HTTP/1.1 200 OK") == 2
 
     body = b'{"mps": 7}'
     chunked = (
         b"POST /_sim/config HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         + f"{len(body):x}\r\n".encode()
         + body
         + b"\r\n0\r\n\r\n"
@@ -759,7 +760,7 @@ def test_http_pipelining_chunked_and_bad_requests(sim: SimulatorServer) -> None:
     assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
 
     assert raw_exchange(sim, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
-    too_big = b"POST /_sim/config HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n"
+    too_big = b"POST /_sim/config HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
     assert raw_exchange(sim, too_big).startswith(b"HTTP/1.1 413")
     assert call(sim, "GET", "/_sim/health")[0] == 200  # still serving
 

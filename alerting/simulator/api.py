@@ -11,23 +11,25 @@ import binascii
 import hmac
 from urllib.parse import urlencode
 
+from aiohttp import web
+
+from .aio import answer, json_answer, parse_form
 from .callbacks import Dispatcher
-from .http11 import Request, Response
 from .state import ApiError, SentFilter, State
 from .wire import API_VERSION, error_body, parse_date_filter, rfc2822
 
 
-def twilio_error(error: ApiError | int, **fields: str) -> Response:
+def twilio_error(error: ApiError | int, **fields: str) -> web.Response:
     """A Twilio error answer (JSON body and, for 401/429, the header clients expect)."""
     if isinstance(error, int):
         error = ApiError(error, dict(fields))
     status, body = error_body(error.code, **error.fields)
-    headers = []
+    headers = {}
     if status == 401:
-        headers.append(("WWW-Authenticate", 'Basic realm="Twilio API"'))
+        headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
     if error.retry_after is not None:
-        headers.append(("Retry-After", str(error.retry_after)))
-    return Response(status, body, headers=headers)
+        headers["Retry-After"] = str(error.retry_after)
+    return answer(status, body, headers=headers)
 
 
 class TwilioApi:
@@ -39,20 +41,20 @@ class TwilioApi:
         self._auth_key = ("", "")
         self._good_auth = ""  # the exact header the SDK sends, for a string-compare fast path
 
-    def handle(self, req: Request) -> Response:
+    def handle(self, req: web.BaseRequest, body: bytes) -> web.Response:
         parts = req.path.split("/")
         # ['', '2010-04-01', 'Accounts', '<sid>' or '<sid>.json', ...]
         if len(parts) < 4 or parts[2] != "Accounts":
             return twilio_error(20404, path=req.path)
         account = parts[3].removesuffix(".json")
-        if not self._authorized(req.headers.get("authorization", ""), account):
+        if not self._authorized(req.headers.get("Authorization", ""), account):
             return twilio_error(20003)
         rest = parts[4:]
         if not rest and parts[3].endswith(".json"):
-            return self._account(req)
+            return self._account()
         if rest == ["Messages.json"]:
             if req.method == "POST":
-                return self._create(req)
+                return self._create(body)
             if req.method == "GET":
                 return self._list(req)
             return twilio_error(20004)
@@ -63,7 +65,7 @@ class TwilioApi:
             if msg is None:
                 return twilio_error(20404, path=req.path)
             with self.state.lock:
-                return Response.json(msg.resource())
+                return json_answer(msg.resource())
         return twilio_error(20404, path=req.path)
 
     def _authorized(self, header: str, account: str) -> bool:
@@ -90,18 +92,18 @@ class TwilioApi:
             hmac.compare_digest(password.encode(), cfg.auth_token.encode())
         )
 
-    def _create(self, req: Request) -> Response:
-        result = self.state.create(req.form())
+    def _create(self, body: bytes) -> web.Response:
+        result = self.state.create(parse_form(body.decode("utf-8", "replace")))
         if isinstance(result, ApiError):
             return twilio_error(result)
         self.dispatcher.begin(result)
         with self.state.lock:
-            return Response.json(result.resource(), status=201)
+            return json_answer(result.resource(), status=201)
 
-    def _list(self, req: Request) -> Response:
+    def _list(self, req: web.BaseRequest) -> web.Response:
         """ListMessage: filters To, From, DateSent, DateSent<, DateSent>; PageSize, Page and
         PageToken (the SID after which the next page starts), newest first."""
-        args = req.args()
+        args = req.query
         try:
             size = max(1, min(1000, int(args.get("PageSize", "50"))))
             page = max(0, int(args.get("Page", "0")))
@@ -134,7 +136,7 @@ class TwilioApi:
                 query.append(("PageToken", page_token))
             return f"{req.path}?{urlencode(query)}"
 
-        return Response.json(
+        return json_answer(
             {
                 "messages": items,
                 "end": page * size + max(0, len(items) - 1),
@@ -148,10 +150,10 @@ class TwilioApi:
             }
         )
 
-    def _account(self, req: Request) -> Response:
+    def _account(self) -> web.Response:
         cfg = self.state.config
         created = rfc2822(self.state.stats.started)
-        return Response.json(
+        return json_answer(
             {
                 "auth_token": cfg.auth_token,
                 "date_created": created,

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
+import aiohttp
 from twilio.request_validator import RequestValidator
 
-from .http11 import ClientPool, ClientResponse
 from .state import Message, State, Step
 from .wire import API_VERSION
 
@@ -100,12 +101,31 @@ class _Throttled:
         log.warning(text, *args)
 
 
+@dataclass(slots=True)
+class Reply:
+    """A receiver's answer to a callback or webhook, read to its end."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+
+
+def open_session() -> aiohttp.ClientSession:
+    """Keep-alive connections to every receiver (as many as workers post at once), no cookie
+    jar and no Accept-Encoding: Twilio's webhook client keeps no state between POSTs."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("Accept-Encoding",),
+    )
+
+
 class Dispatcher:
     """Runs message lifecycles and POSTs their callbacks; lives on the server's event loop."""
 
-    def __init__(self, state: State, client: ClientPool) -> None:
+    def __init__(self, state: State, session: aiohttp.ClientSession) -> None:
         self.state = state
-        self.client = client
+        self.session = session
         self.signer = Signer()
         self.queue: asyncio.Queue[Job] = asyncio.Queue()
         self.workers: list[asyncio.Task[None]] = []
@@ -243,7 +263,7 @@ class Dispatcher:
         )
         return "rejected"
 
-    async def post_signed(self, url: str, params: dict[str, str], token: str) -> ClientResponse:
+    async def post_signed(self, url: str, params: dict[str, str], token: str) -> Reply:
         """POST `params` form-encoded to `url` with Twilio's signature and headers."""
         cfg = self.state.config
         url = url.partition("#")[0]  # Twilio keeps connection overrides (#rc=..) to itself
@@ -254,6 +274,17 @@ class Dispatcher:
             "X-Twilio-Signature": self.signer.sign(cfg.auth_token, url, params),
             "I-Twilio-Idempotency-Token": token,
         }
-        return await self.client.request(
-            "POST", url, encode_form(params).encode(), headers, cfg.callback_timeout_s
-        )
+        body = encode_form(params).encode()
+        timeout = aiohttp.ClientTimeout(total=cfg.callback_timeout_s)
+        for attempt in (0, 1):
+            try:
+                async with self.session.post(
+                    url, data=body, headers=headers, timeout=timeout
+                ) as response:
+                    return Reply(response.status, response.headers, await response.read())
+            except aiohttp.ServerDisconnectedError:
+                # A receiver closing an idle keep-alive connection as it is reused: POSTed
+                # again once, not counted as a failure (aiohttp retries only idempotent methods).
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")

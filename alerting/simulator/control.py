@@ -11,9 +11,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .callbacks import Dispatcher
+from aiohttp import web
+
+from .aio import HttpError, answer, form_or_json, json_answer, read_body
+from .callbacks import Dispatcher, Reply
 from .config import ConfigError
-from .http11 import ClientResponse, HttpError, Request, Response
 from .state import State
 from .wire import API_VERSION, E164, country_of, iso_us, keyword_kind, new_sid
 
@@ -35,7 +37,7 @@ def _limit(value: str | None) -> int | None:
         raise HttpError(400) from exc
 
 
-def twiml_messages(response: ClientResponse) -> list[str]:
+def twiml_messages(response: Reply) -> list[str]:
     """Texts of the <Message> verbs in a TwiML answer (Twilio sends them to the phone)."""
     body = response.body.strip()
     if not body.startswith(b"<"):
@@ -63,16 +65,19 @@ class Control:
         self.state = state
         self.dispatcher = dispatcher
 
-    async def handle(self, req: Request) -> Response:
+    async def handle(self, req: web.BaseRequest) -> web.Response:
         key = (req.method, req.path.rstrip("/") or "/")
         try:
             if key in (("GET", "/"), ("GET", "/_sim/phones")):
-                return Response(
-                    200, PHONES_HTML, "text/html; charset=utf-8", [("Cache-Control", "no-store")]
+                return web.Response(
+                    body=PHONES_HTML,
+                    content_type="text/html",
+                    charset="utf-8",
+                    headers={"Cache-Control": "no-store"},
                 )
             if key == ("GET", "/_sim/messages"):
-                args = req.args()
-                return Response.json(
+                args = req.query
+                return json_answer(
                     self.state.summaries(
                         _number(args.get("to")),
                         _number(args.get("from")),
@@ -80,40 +85,40 @@ class Control:
                     )
                 )
             if key == ("GET", "/_sim/inbound"):
-                limit = _limit(req.args().get("limit"))
+                limit = _limit(req.query.get("limit"))
                 with self.state.lock:
                     items = list(self.state.inbound)
-                return Response.json(items[-limit:] if limit else items)
+                return json_answer(items[-limit:] if limit else items)
             if key == ("POST", "/_sim/inbound"):
-                return await self.inbound(req.data())
+                return await self.inbound(form_or_json(req, await read_body(req)))
             if key == ("GET", "/_sim/stats"):
                 with self.state.lock:
                     stats = self.state.stats.to_json(self.dispatcher.pending)
-                return Response.json(stats)
+                return json_answer(stats)
             if key == ("GET", "/_sim/config"):
-                return Response.json(self.state.config.to_json())
+                return json_answer(self.state.config.to_json())
             if key == ("POST", "/_sim/config"):
-                return self.configure(req.data())
+                return self.configure(form_or_json(req, await read_body(req)))
             if key == ("POST", "/_sim/reset"):
                 self.state.reset()
-                return Response.json({"ok": True})
+                return json_answer({"ok": True})
             if key == ("GET", "/favicon.ico"):
-                return Response(204, b"", "image/x-icon")
+                return answer(204, content_type="image/x-icon")
             if key == ("GET", "/_sim/health"):
-                return Response.json({"ok": True})
+                return json_answer({"ok": True})
         except HttpError as exc:
-            return Response.json({"error": "bad request"}, status=exc.status)
-        return Response.json({"error": f"no route {req.method} {req.path}"}, status=404)
+            return exc.answer()
+        return json_answer({"error": f"no route {req.method} {req.path}"}, status=404)
 
-    def configure(self, changes: dict[str, Any]) -> Response:
+    def configure(self, changes: dict[str, Any]) -> web.Response:
         try:
             config = self.state.configure(changes)
         except ConfigError as exc:
-            return Response.json({"error": str(exc)}, status=400)
+            return json_answer({"error": str(exc)}, status=400)
         self.dispatcher.resize(config.callback_concurrency)
-        return Response.json(config.to_json())
+        return json_answer(config.to_json())
 
-    async def inbound(self, data: dict[str, Any]) -> Response:
+    async def inbound(self, data: dict[str, Any]) -> web.Response:
         """A phone sends an SMS: opt-out keywords act at once (like Twilio), then the app's
         inbound webhook gets the signed POST; TwiML <Message> replies go back to the phone."""
         state = self.state
@@ -122,9 +127,9 @@ class Control:
         to = str(data.get("to") or data.get("To") or state.last_sender.get(phone) or "")
         url = str(data.get("url") or state.config.inbound_url or "")
         if not E164.match(phone):
-            return Response.json({"error": "'from' must be an E.164 number"}, status=400)
+            return json_answer({"error": "'from' must be an E.164 number"}, status=400)
         if not to:
-            return Response.json(
+            return json_answer(
                 {"error": "'to' is required (no message was sent to this phone yet)"}, status=400
             )
         keyword = keyword_kind(body)
@@ -144,7 +149,7 @@ class Control:
         with state.lock:
             state.inbound.append(record)
         if not url:
-            return Response.json({"sid": sid, "error": "no inbound_url configured"}, status=400)
+            return json_answer({"sid": sid, "error": "no inbound_url configured"}, status=400)
         params = {
             "ToCountry": country_of(to),
             "ToState": "",
@@ -171,7 +176,7 @@ class Control:
         except Exception as exc:  # the app is down or garbled: tell the caller, keep serving
             with state.lock:
                 state.stats.inbound_failed += 1
-            return Response.json({"sid": sid, "error": f"POST {url} failed: {exc!r}"}, status=502)
+            return json_answer({"sid": sid, "error": f"POST {url} failed: {exc!r}"}, status=502)
         with state.lock:
             state.stats.inbound_sent += 1
             record["app_status"] = response.status
@@ -182,7 +187,7 @@ class Control:
                 reply = state.record_reply(phone, to, text)
                 self.dispatcher.begin(reply)
                 replies.append(reply.sid)
-        return Response.json(
+        return json_answer(
             {
                 "sid": sid,
                 "status": response.status,

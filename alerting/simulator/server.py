@@ -1,4 +1,5 @@
-"""The simulator process: one asyncio loop (API, control endpoints, callbacks) on one socket.
+"""The simulator process: one asyncio loop (API, control endpoints, callbacks) on one socket,
+served by aiohttp's low-level server and calling back with aiohttp's client.
 
 `make_server` binds at once (so `.port` is known before serving, port 0 picks a free one);
 `serve_forever` runs the loop in the calling thread until `shutdown()` is called from another
@@ -16,11 +17,14 @@ import threading
 from types import TracebackType
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+
+from .aio import HttpError, make_web_server, read_body
 from .api import TwilioApi
-from .callbacks import Dispatcher
+from .callbacks import Dispatcher, open_session
 from .config import SimulatorConfig
 from .control import Control
-from .http11 import MAX_HEAD, ClientPool, Request, Response, serve_connection
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,8 @@ class SimulatorServer:
         self._stop: asyncio.Event | None = None
         self._main_task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
+        self._web: web.Server | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._started = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,20 +120,19 @@ class SimulatorServer:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        self.client = ClientPool()
-        self.dispatcher = Dispatcher(self.state, self.client)
+        self._session = open_session()
+        self.dispatcher = Dispatcher(self.state, self._session)
         self.dispatcher.start()
         self.api = TwilioApi(self.state, self.dispatcher)
         self.control = Control(self.state, self.dispatcher)
-        self._server = await asyncio.start_server(
-            self._on_connection, sock=self._sock, limit=MAX_HEAD
-        )
+        self._web = make_web_server(self._handle)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._web, sock=self._sock, backlog=1024)
         self._sock = None  # owned by the asyncio server now
         self._started.set()
         await self._stop.wait()
 
     async def _cleanup(self) -> None:
-        current = asyncio.current_task()
         tasks: list[asyncio.Task[Any]] = []
         if self._main_task is not None and not self._main_task.done():
             self._main_task.cancel()  # after Ctrl-C it is still pending
@@ -138,34 +142,28 @@ class SimulatorServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        tasks += [t for t in self._connections if t is not current]
+        if self._web is not None:  # answers in progress get a moment, then connections close
+            await self._web.shutdown(1.0)
         if self.dispatcher is not None:
             self.dispatcher.stop()
             tasks += self.dispatcher.workers
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self.dispatcher is not None:
-            self.client.close()
+        if self._session is not None:
+            await self._session.close()
         for _ in range(3):  # let closed transports release their sockets
             await asyncio.sleep(0)
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await serve_connection(reader, writer, self._handle)
-        finally:
-            self._connections.discard(task)
-
-    async def _handle(self, req: Request) -> Response:
+    async def _handle(self, req: web.BaseRequest) -> web.StreamResponse:
         if req.path.startswith("/2010-04-01/"):
-            response = self.api.handle(req)
+            try:
+                body = await read_body(req)
+            except HttpError as exc:
+                return exc.answer()
+            response = self.api.handle(req, body)
             latency = self.state.config.latency_ms
             if latency:
                 await asyncio.sleep(latency / 1000)
