@@ -128,3 +128,32 @@ def test_schemathesis_finds_no_5xx_and_no_answer_the_document_does_not_describe(
             except Exception as exc:  # one entry per operation, all of them reported at once
                 failures.setdefault(operation.label, str(exc)[:2000])
     assert failures == {}, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
+
+
+def test_a_nul_character_in_any_text_is_refused_not_a_500(client, api_key):
+    """Found by schemathesis on PostgreSQL, whose text and JSON columns cannot hold NUL: a
+    follow-up titled "a\\u0000b" crashed the request. No text we take means anything with one."""
+    auth = {"Authorization": f"Bearer {api_key}"}
+    alert_id = _an_alert(client, auth)
+    for path, body in [
+        (f"/api/v1/alerts/{alert_id}/follow-up", {"title": "a\u0000b", "message": "x"}),
+        (
+            "/api/v1/alerts",
+            {
+                "area": EXAMPLE_AREA,
+                "category": "water",
+                "severity": "minor",
+                "title": "t",
+                "message": {"default": "x\u0000"},
+            },
+        ),
+    ]:
+        response = client.post(path, headers=auth, json=body)
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.json["error"] == "NUL character"
+    literal = client.post(  # a backslash followed by "u0000" is text like any other
+        f"/api/v1/alerts/{alert_id}/follow-up",
+        headers=auth,
+        json={"title": "C:\\u0000", "message": "x"},
+    )
+    assert literal.status_code == 201
