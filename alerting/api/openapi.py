@@ -406,7 +406,6 @@ PATHS: dict[str, dict[str, Schema]] = {
             },
             400,
             401,
-            403,
             404,
             409,
             413,
