@@ -24,6 +24,9 @@ MAX_DEPTH = 32  # a FeatureCollection of MultiPolygons inside a request body is 
 MAX_NUMBER_DIGITS = 40  # more than any id, count or coordinate written in full precision
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+# \u0000 escaped in a string (JSON allows no raw control character there): an odd run of
+# backslashes before u0000, since "\\u0000" is a backslash followed by the text u0000
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # the text as bytes with each bracket a step of the depth (2 opens, 0 closes: minus 1 later) and
 # everything else deleted; and with every digit a "0" and everything else a space
 _STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
@@ -72,6 +75,8 @@ def loads(data: str | bytes) -> Any:
             "nested too deep",
             f"lists and objects nest {depth} deep; at most {MAX_DEPTH} levels are accepted",
         )
+    if _NUL.search(data):  # no text we take means anything with one; PostgreSQL cannot store it
+        raise JSONInputError("NUL character", "a text contains \\u0000; remove it")
     if _LONG_NUMBER in outside_strings.translate(_DIGITS):
         raise JSONInputError(
             "number too long", f"a number has more than {MAX_NUMBER_DIGITS} digits"

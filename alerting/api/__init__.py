@@ -37,5 +37,6 @@ from alerting.api import (  # noqa: E402,F401  (routes register on bp)
     cap,
     errors,
     exercises,
+    openapi,
     triggers,
 )

@@ -26,6 +26,7 @@ def _forbidden(_exc):
 from alerting.staff import (  # noqa: E402,F401
     admin,
     alerts,
+    api_docs,
     api_keys,
     approval,
     area_import,
