@@ -395,7 +395,47 @@ PATHS: dict[str, dict[str, Schema]] = {
             tags=["areas"],
         )
     },
-    # POST /api/v1/areas/import (GIS files, issue 13 item 1) is described here when it lands
+    "/api/v1/areas/import": {
+        "post": _op(
+            "Save the areas of a GIS file, one per feature (a library)",
+            "operator",
+            {
+                "201": _json(
+                    _object(
+                        ("library", "created", "updated", "refused"),
+                        library=_nullable(_STRING),
+                        created={
+                            "type": "array",
+                            "items": _object(("id", "name"), id=_INT, name=_STRING),
+                        },
+                        updated={
+                            "type": "array",
+                            "items": _object(
+                                ("id", "name", "version"), id=_INT, name=_STRING, version=_INT
+                            ),
+                        },
+                        refused={"type": "array", "items": {"type": "object"}},
+                    ),
+                    "at least one area saved; `refused` lists the features that were not",
+                )
+            },
+            *_WRITE,
+            description="GeoJSON, zipped Shapefile (with its .prj), GeoPackage, KML or KMZ, in "
+            "the coordinate system the file declares (`crs` only for a file that declares none).",
+            requestBody=_body(
+                _object(
+                    ("file",),
+                    file={"type": "string", "format": "binary"},
+                    crs={"type": "string", "example": "EPSG:25833"},
+                    name_field=_STRING,
+                    library=_STRING,
+                    replace={"type": "string", "enum": ["0", "1"]},
+                ),
+                "multipart/form-data",
+            ),
+            tags=["areas"],
+        )
+    },
     "/api/v1/triggers/{name}/fire": {
         "post": _op(
             "A sensor fires its trigger",
