@@ -49,6 +49,7 @@ from alerting.validity import (
     public_status,
     supersede,
     validity,
+    withdraw,
 )
 
 log = logging.getLogger(__name__)
@@ -433,7 +434,7 @@ def follow_up(
         response_type=alert.response_type,
     )
     if response_type == ALL_CLEAR and parent.superseded_by is None:
-        supersede(parent, alert, now)
+        supersede(parent, alert)
         record(session, who, "alert.superseded", f"alert:{parent.id}", by=alert.id)
     session.commit()
     _enqueue_plan(alert)
@@ -476,6 +477,9 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     alert.status, alert.cancelled_at = "cancelled", now
     cancelled = cancel_pending(session, alert.id)
     record(session, who, "alert.cancel", f"alert:{alert.id}", cancelled_messages=cancelled)
+    parent = session.get(Alert, alert.parent_id) if alert.parent_id else None
+    if withdraw(parent, alert):
+        record(session, who, "alert.supersession_withdrawn", f"alert:{parent.id}", by=alert.id)
     session.commit()
     return alert
 

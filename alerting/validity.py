@@ -111,7 +111,8 @@ def public_status(alert: Alert, now: datetime) -> str:
     never from delivery progress."""
     if alert.status == "cancelled":
         return "cancelled"
-    if alert.superseded_by is not None:
+    ends = superseded_at(alert)
+    if ends is not None and now >= ends:
         return "superseded"
     onset, expires = in_force_between(alert)
     if now >= expires:
@@ -121,11 +122,19 @@ def public_status(alert: Alert, now: datetime) -> str:
     return "in_force"
 
 
+def superseded_at(alert: Alert) -> datetime | None:
+    """When the all-clear that supersedes the alert takes effect (its onset), if one does."""
+    all_clear = alert.superseder
+    return None if all_clear is None else in_force_between(all_clear)[0]
+
+
 def ended_at(alert: Alert) -> datetime:
-    """When an alert stopped being in force (superseding moves expires forward to that time)."""
+    """When an alert stopped (or stops) being in force: cancelled, superseded or expired."""
     if alert.status == "cancelled" and alert.cancelled_at is not None:
         return alert.cancelled_at
-    return in_force_between(alert)[1]
+    expires = in_force_between(alert)[1]
+    ends = superseded_at(alert)
+    return expires if ends is None else min(expires, ends)
 
 
 def is_published(alert: Alert) -> bool:
@@ -135,7 +144,17 @@ def is_published(alert: Alert) -> bool:
     return alert.status != "cancelled" or alert.started_at is not None
 
 
-def supersede(parent: Alert, all_clear: Alert, now: datetime) -> None:
-    """An all-clear ends its parent at once: superseded, and no longer in force from now."""
-    parent.superseded_by = all_clear.id
-    parent.expires = min(in_force_between(parent)[1], now)
+def supersede(parent: Alert, all_clear: Alert) -> None:
+    """An all-clear ends its parent from the all-clear's onset (at once, unless staff gave it a
+    later start). The parent's own end time is kept, so cancelling the all-clear (`withdraw`)
+    puts it back in force exactly as it was."""
+    parent.superseder = all_clear
+
+
+def withdraw(parent: Alert | None, all_clear: Alert) -> bool:
+    """A cancelled all-clear no longer ends its parent: staff have not said the danger is over.
+    True when the parent is in force again (until its own end time)."""
+    if parent is None or parent.superseder is not all_clear:
+        return False
+    parent.superseder = None
+    return True

@@ -84,11 +84,14 @@ def test_public_status_never_depends_on_delivery(delivery):
 
 def test_a_cancelled_alert_is_cancelled_whatever_its_times():
     assert public_status(alert_at("cancelled"), NOW) == "cancelled"
-    assert public_status(alert_at("cancelled", superseded_by=7), NOW) == "cancelled"
+    assert public_status(alert_at("cancelled", superseder=alert_at()), NOW) == "cancelled"
 
 
 def test_an_alert_an_all_clear_followed_is_superseded_even_before_it_expires():
-    assert public_status(alert_at(superseded_by=7), NOW) == "superseded"
+    all_clear = alert_at(onset=NOW - timedelta(minutes=5), response_type="AllClear")
+    assert public_status(alert_at(superseder=all_clear), NOW) == "superseded"
+    later = alert_at(onset=NOW + timedelta(minutes=5), response_type="AllClear")
+    assert public_status(alert_at(superseder=later), NOW) == "in_force"
 
 
 def test_an_alert_without_recorded_validity_counts_from_its_start():
@@ -173,7 +176,7 @@ def test_an_all_clear_is_labelled_all_clear_not_as_the_danger_it_ends(app, clien
         response_type="AllClear",
         expires=now + timedelta(hours=3),
     )
-    evacuation.superseded_by = all_clear.id
+    evacuation.superseder = all_clear
     session.commit()
     all_clear_id = all_clear.id
     session.close()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from staff_helpers import csrf_token, make_staff, sign_in
 
 from alerting.models import Alert, AuditEvent, utcnow
+from alerting.validity import ended_at, public_status
 
 AREA = {
     "type": "Polygon",
@@ -152,11 +153,67 @@ def test_an_all_clear_follow_up_supersedes_its_parent_at_once(client, api_key, s
     summary = shown(client, api_key, parent)
     assert summary["superseded_by"] == all_clear.json["id"]
     assert summary["public_status"] == "superseded"
-    assert when(summary["expires"]) <= utcnow()  # no longer in force
+    assert when(summary["expires"]) == expires  # the end time staff gave is kept
     child = shown(client, api_key, all_clear.json["id"])
     assert when(child["expires"]) - when(child["onset"]) == timedelta(hours=24)
     actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions[-1] == "alert.superseded"
+
+
+def _all_clear(client, api_key, parent: int, **fields):
+    reply = post(
+        client,
+        api_key,
+        f"/api/v1/alerts/{parent}/follow-up",
+        message={"default": "All clear"},
+        response_type="AllClear",
+        **fields,
+    )
+    assert reply.status_code == 201, reply.json
+    return reply.json["id"]
+
+
+def test_cancelling_an_all_clear_puts_its_parent_back_in_force(client, api_key, session):
+    """Staff who cancel the all-clear have not said the danger is over: /public must not say so,
+    and the evacuation is in force until the end time they gave it."""
+    expires = utcnow().replace(microsecond=0) + timedelta(hours=6)
+    parent = post(
+        client, api_key, category="evacuation", severity="extreme", expires=iso(expires)
+    ).json["id"]
+    _sent(session, parent)
+    all_clear = _all_clear(client, api_key, parent)
+    assert shown(client, api_key, parent)["public_status"] == "superseded"
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert client.post(f"/api/v1/alerts/{all_clear}/cancel", headers=headers).status_code == 200
+    summary = shown(client, api_key, parent)
+    assert summary["public_status"] == "in_force"
+    assert summary["superseded_by"] is None
+    assert when(summary["expires"]) == expires
+    actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions[-2:] == ["alert.cancel", "alert.supersession_withdrawn"]
+    again = _all_clear(client, api_key, parent)  # and a later all-clear ends it as usual
+    assert shown(client, api_key, parent)["superseded_by"] == again
+
+
+def test_an_all_clear_from_a_later_time_leaves_its_parent_in_force_until_then(
+    client, api_key, session
+):
+    expires = utcnow().replace(microsecond=0) + timedelta(hours=6)
+    parent = post(client, api_key, category="flood", severity="severe", expires=iso(expires)).json[
+        "id"
+    ]
+    _sent(session, parent)
+    onset = utcnow().replace(microsecond=0) + timedelta(hours=2)
+    all_clear = _all_clear(client, api_key, parent, onset=iso(onset))
+    summary = shown(client, api_key, parent)
+    assert summary["superseded_by"] == all_clear
+    assert summary["public_status"] == "in_force"  # until the all-clear's own start
+    assert when(summary["expires"]) == expires
+    alert = session.get(Alert, parent, populate_existing=True)
+    assert public_status(alert, onset - timedelta(seconds=1)) == "in_force"
+    assert public_status(alert, onset) == "superseded"
+    assert ended_at(alert) == onset
 
 
 def test_a_resend_is_in_force_exactly_as_long_as_its_parent(client, api_key, session):

@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alerting.models.base import Base, utcnow
 
@@ -129,8 +129,12 @@ class Alert(Base):
     onset: Mapped[datetime | None] = mapped_column(DateTime)
     expires: Mapped[datetime | None] = mapped_column(DateTime)
     response_type: Mapped[str | None] = mapped_column(String(20))
-    # the all-clear that ended this alert (public status "superseded")
+    # the all-clear that ends this alert from its onset (public status "superseded"); cleared
+    # when that all-clear is cancelled. `expires` keeps the end time staff gave.
     superseded_by: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    superseder: Mapped[Alert | None] = relationship(
+        foreign_keys=[superseded_by], remote_side="Alert.id"
+    )
     # an exercise goes only to the test group, prefixed, and never shows on /public
     exercise: Mapped[bool] = mapped_column(Boolean, default=False)
     # two-person approval: who approved or rejected it, when, and their comment
