@@ -17,12 +17,14 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 import redis
+from flask_babel import force_locale, gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerting.alerts import AlertRefused, _enqueue_plan
 from alerting.audit import record
-from alerting.auth import Principal
+from alerting.auth import Principal, role_at_least
+from alerting.i18n import LOCALES
 from alerting.models import (
     CATEGORIES,
     LIFE_SAFETY,
@@ -213,10 +215,11 @@ def waiting_for(session: Session, who: Principal) -> list[Alert]:
     return [a for a in pending if review_options(session, who, a).approve]
 
 
-def on_duty_approvers(session: Session, author: str) -> list[str]:
-    """Phones of active, on-duty coordinators and admins other than the author."""
+def on_duty_approvers(session: Session, author: str) -> list[tuple[str, str]]:
+    """(phone, interface language) of active, on-duty coordinators and admins other than the
+    author."""
     rows = session.execute(
-        select(StaffUser.phone, StaffUser.role).where(
+        select(StaffUser.phone, StaffUser.language, StaffUser.role).where(
             StaffUser.active,
             StaffUser.on_duty,
             StaffUser.phone.is_not(None),
@@ -224,18 +227,24 @@ def on_duty_approvers(session: Session, author: str) -> list[str]:
             StaffUser.email != author,
         )
     ).all()
-    return sorted({phone for phone, role in rows if role in ("coordinator", "admin")})
+    approvers = {
+        phone: language for phone, language, role in rows if role_at_least(role, "coordinator")
+    }
+    return sorted(approvers.items())
 
 
 def notify_approvers(session: Session, alert: Alert) -> int:
-    """SMS "Alert #N waits for approval: <title>" to the on-duty approvers (transactional path);
-    a Redis outage loses the SMS, never the request: the alerts list shows it anyway."""
+    """SMS "Alert #N waits for approval: <title>" to the on-duty approvers, each in their own
+    interface language (transactional path); a Redis outage loses the SMS, never the request:
+    the alerts list shows it anyway."""
     from alerting.sending.transactional import enqueue_transactional
 
-    phones = on_duty_approvers(session, alert.created_by)
-    body = f"Alert #{alert.id} waits for approval: {alert.title}"
     sent = 0
-    for phone in phones:
+    for phone, language in on_duty_approvers(session, alert.created_by):
+        with force_locale(language if language in LOCALES else "en"):
+            body = gettext(
+                "Alert #%(id)s waits for approval: %(title)s", id=alert.id, title=alert.title
+            )
         try:
             enqueue_transactional(phone, body)
             sent += 1

@@ -77,7 +77,12 @@ class Principal:
     staff_user_id: int | None = None
 
     def has_role(self, minimum: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(minimum)
+        return role_at_least(self.role, minimum)
+
+
+def role_at_least(role: str, minimum: str) -> bool:
+    """The one role rule: roles are ordered (ROLES), each may do what those below it may."""
+    return ROLES.index(role) >= ROLES.index(minimum)
 
 
 def create_staff_user(session: Session, email: str, role: str, password: str) -> StaffUser:

@@ -113,9 +113,13 @@ def test_the_author_cannot_approve_a_second_coordinator_can_and_it_sends(app, ro
         email="b@example.org", password_hash="x", role="coordinator", phone="+4799000002"
     )
     approver.on_duty = True
+    norwegian = StaffUser(
+        email="n@example.org", password_hash="x", role="admin", phone="+4799000004", language="nb"
+    )
+    norwegian.on_duty = True
     off_duty = StaffUser(email="c@example.org", password_hash="x", role="coordinator")
     off_duty.phone, off_duty.on_duty = "+4799000003", False
-    rows.add_all([approver, off_duty])
+    rows.add_all([approver, norwegian, off_duty])
     rows.commit()
     s = stack(workers=1)
     a, b = key(app, "coordinator-a"), key(app, "coordinator-b")
@@ -124,6 +128,11 @@ def test_the_author_cannot_approve_a_second_coordinator_can_and_it_sends(app, ro
     wait_for(lambda: s.sim.messages(to="+4799000002"), timeout=15, message="approval SMS")
     [request] = s.sim.messages(to="+4799000002")
     assert request["body"] == f"Alert #{alert_id} waits for approval: Evacuate Strandvegen"
+    wait_for(lambda: s.sim.messages(to="+4799000004"), timeout=15, message="approval SMS (nb)")
+    [in_norwegian] = s.sim.messages(to="+4799000004")  # in the approver's own language
+    assert (
+        in_norwegian["body"] == f"Varsel nr. {alert_id} venter på godkjenning: Evacuate Strandvegen"
+    )
     assert s.sim.messages(to="+4799000003") == []  # not on duty
 
     refused = act(client, a, alert_id, "approve")
