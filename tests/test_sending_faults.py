@@ -43,6 +43,31 @@ def test_a_provider_slower_than_the_timeout_gets_each_message_once(
     assert sids == {m["sid"] for m in s.sim.messages()}  # each row adopted its provider id
 
 
+def test_a_timed_out_message_the_provider_rewrote_is_found_and_not_sent_again(
+    app, session, client, api_key, stack
+):
+    """A Messaging Service with Smart Encoding (Twilio's default for new services) stores
+    "Evakuer - ikke bruk "heisen"" for "Evakuer – ikke bruk «heisen»": the lookup after a
+    timeout must still recognise it, or every phone gets the evacuation twice."""
+    configure(app, sms_rate_per_second=200.0, sms_timeout_s=1.0, sweep_interval_s=0.3)
+    phones = add_many(session, 20)
+    service = {"TWILIO_MESSAGING_SERVICE_SID": "MG" + "a" * 32}
+    # every answer comes after our timeout, and the receipts (which carry our message id) after
+    # the lookup
+    s = stack(workers=1, env=service, latency_ms=1500, callback_delay_ms=4000)
+    text = "Evakuer – ikke bruk «heisen» … gå ut nå"
+    alert_id = post_alert(client, api_key, message={"default": text, "nb": text}).json["id"]
+    wait_for(
+        lambda: summary(client, api_key, alert_id)["status"] == "completed",
+        timeout=40,
+        message="completed",
+    )
+    sent = s.sim.messages()
+    assert {m["body"] for m in sent} == {'Evakuer - ikke bruk "heisen" ... gå ut nå'}
+    assert Counter(m["to"] for m in sent) == Counter(phones)  # one each
+    assert message_states(session, alert_id) == Counter({"delivered": 20})
+
+
 def sending_ids(session, alert_id: int) -> set[int]:
     session.expire_all()
     return set(

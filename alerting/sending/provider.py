@@ -86,6 +86,20 @@ def base_url(settings: Settings) -> str | None:
     raise ValueError(f"unknown SMS_PROVIDER {settings.sms_provider!r} (twilio or simulator)")
 
 
+def same_text(ours: str, theirs: str | None) -> bool:
+    """Whether the body the provider returns is the one we sent: equal, or equal in every letter
+    and digit. A Messaging Service's Smart Encoding (on by default) rewrites quotes, dashes,
+    spaces and ellipses, never letters or digits; a strict comparison took our own message for
+    another and sent the alert again."""
+    if theirs == ours:
+        return True
+    return theirs is not None and _letters(theirs) == _letters(ours)
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())
+
+
 def _retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value else None
@@ -231,12 +245,12 @@ class Provider:
 
         Why not the callback URL (which carries our message id): Twilio's Message resource does
         not return `status_callback`, so what identifies our message is the recipient, the
-        sender, the body and the time; `taken` (SIDs other rows already hold) keeps two alerts
-        with the same text to the same phone apart. Why not the `DateSent>` filter: `date_sent`
-        stays null until Twilio hands the message to a carrier, so a message still queued at
-        Twilio (the very case after a timeout) would not be listed. The list is newest first,
-        so it is read page by page until `date_created` is older than `since` (second
-        precision, hence the one-second margin)."""
+        sender, the body (as `same_text` compares it) and the time; `taken` (SIDs other rows
+        already hold) keeps two alerts with the same text to the same phone apart. Why not the
+        `DateSent>` filter: `date_sent` stays null until Twilio hands the message to a carrier,
+        so a message still queued at Twilio (the very case after a timeout) would not be listed.
+        The list is newest first, so it is read page by page until `date_created` is older than
+        `since` (second precision, hence the one-second margin)."""
         kwargs: dict = {"to": to, "page_size": 20}
         service = self.settings.twilio_messaging_service_sid
         if not service:
@@ -248,7 +262,7 @@ class Provider:
                 created = message.date_created
                 if created is not None and created.replace(tzinfo=None) < floor:
                     return None
-                if message.sid in taken or message.body != body:
+                if message.sid in taken or not same_text(body, message.body):
                     continue
                 if service and message.messaging_service_sid != service:
                     continue

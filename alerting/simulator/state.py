@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import SimulatorConfig, known_delivery_error
+from .smart_encoding import smart_encoded
 from .wire import (
     ALPHANUMERIC_SENDER,
     API_VERSION,
@@ -243,7 +244,7 @@ class State:
                 account_sid=cfg.account_sid,
                 to=to,
                 from_=from_ or cfg.service_from,
-                body=body,
+                body=smart_encoded(body) if service else body,
                 service_sid=service,
                 status_callback=params.get("StatusCallback", ""),
                 created_us=now_us,
