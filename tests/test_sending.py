@@ -408,6 +408,20 @@ def test_transactional_sms_goes_through_the_worker(app, session, stack):
     assert got[0]["body"] == "Your code is 123456"
 
 
+def test_a_timed_out_sign_in_code_is_looked_up_not_sent_again(app, session, stack):
+    """The provider took the code but answered after our timeout: a blind retry sent the
+    resident the same code four times."""
+    from alerting.sending import send_transactional
+
+    configure(app, sms_timeout_s=1.0)
+    s = stack(workers=1, latency_ms=1500)
+    with app.app_context():
+        send_transactional("+4791234567", "Your code is 123456")
+    wait_for(lambda: s.sim.messages(to="+4791234567"), timeout=15, message="the code")
+    time.sleep(8)  # RQ's retries (3, at once) would have sent it again by now
+    assert [m["body"] for m in s.sim.messages(to="+4791234567")] == ["Your code is 123456"]
+
+
 def test_lost_receipts_are_fetched_from_the_provider(app, session, client, api_key, stack):
     configure(app, sms_rate_per_second=200.0, sweep_interval_s=0.3, receipt_timeout_s=1.0)
     add_many(session, 5)

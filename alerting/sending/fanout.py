@@ -47,12 +47,11 @@ from alerting.sending.queues import (
     redis_for,
 )
 from alerting.sending.ratelimit import RateLimiter
-from alerting.sending.reconcile import reconcile
+from alerting.sending.reconcile import RECONCILE_AFTER_S, reconcile
 from alerting.sending.states import HELD, SENDING_ALERT_STATES, sources, status_in
 
 LEASE_S = 5.0  # a lease runs out this long after the job's last heartbeat (one a second)
 HEARTBEAT_S = 1.0
-RECONCILE_AFTER_S = 2.0  # an `unknown` message is looked up this long after its request ended
 RECONCILE_EVERY_S = 1.0
 OPEN_CHECK_S = 0.2
 TIME_BUDGET_S = 60.0  # then (or at SIGTERM) the job re-enqueues the rest of its range and ends

@@ -28,6 +28,7 @@ from alerting.sending.states import SENDING_ALERT_STATES, status_in
 
 M = Message.__table__
 BATCH = 100  # lookups per round
+RECONCILE_AFTER_S = 2.0  # an `unknown` message is looked up this long after its request ended
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from alerting.config import Settings
+from alerting.models import utcnow
 from alerting.phones import mask
 from alerting.sending.provider import Provider, ProviderError, sender_of
 from alerting.sending.queues import URGENT, job_context, redis_for
 from alerting.sending.ratelimit import RateLimiter
+from alerting.sending.reconcile import RECONCILE_AFTER_S
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +48,35 @@ def _send(settings: Settings, phone: str, body: str) -> str | None:
             if grant.count:
                 break
         async with Provider(settings) as provider:
+            since = utcnow()
             try:
                 return (await provider.send(phone, body)).sid
             except ProviderError as exc:
                 if exc.retry_after or exc.code in ("429", "20429"):
                     limiter.slow_down(exc.retry_after or 1.0)
                 log.warning("transactional SMS to %s failed: %s", mask(phone), exc)
+                if exc.unknown:
+                    return await _look_up(provider, phone, body, since)
                 if exc.transient:
-                    raise  # RQ's Retry on the job tries again
+                    raise  # RQ's Retry on the job tries again: the provider did not take it
                 return None
 
     return asyncio.run(run())
+
+
+async def _look_up(provider: Provider, phone: str, body: str, since: datetime) -> str | None:
+    """After a timeout the provider may hold the SMS: ask it (once the request has settled)
+    before RQ's Retry sends it again. If the lookup fails too, give up rather than risk a
+    second copy: the person asks for a new code."""
+    await asyncio.sleep(RECONCILE_AFTER_S)
+    try:
+        found = await provider.find_sent(phone, body, since)
+    except ProviderError as exc:
+        log.warning("transactional SMS to %s: lookup failed, not resent: %s", mask(phone), exc)
+        return None
+    if found is not None:
+        return found.sid
+    raise ProviderError("not_found", "the provider holds no such message", transient=True)
 
 
 def enqueue_transactional(phone: str, body: str) -> None:
