@@ -4,6 +4,7 @@ Cancels are followed, and watching again changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -57,11 +58,13 @@ class Feed:
 
     def __init__(self) -> None:
         self.docs: dict[str, bytes] = {}
+        self.requests: list[tuple[str, int, str]] = []  # (path, status, User-Agent)
         feed = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 name = self.path.lstrip("/")
+                agent = self.headers.get("User-Agent", "")
                 if name == "feed.atom":
                     entries = "".join(
                         f"<entry><id>{n}</id><title>{n}</title><updated>2026-12-03T06:00:00Z</updated>"
@@ -77,7 +80,15 @@ class Feed:
                 else:
                     self.send_error(404)
                     return
+                etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+                if self.headers.get("If-None-Match") == etag:
+                    feed.requests.append((name, 304, agent))
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                feed.requests.append((name, 200, agent))
                 self.send_response(200)
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -161,3 +172,31 @@ def test_workers_watch_cap_feeds_once_per_interval(app, session, feed, boundary)
     assert [j.func_name for j in queue(DEFAULT, conn).jobs] == ["alerting.cap.feeds.watch_job"]
     _watch_all(app)  # what the job does in a worker
     assert session.scalars(select(Alert.status)).all() == ["draft"]
+
+
+def test_workers_ask_conditionally_and_fetch_only_what_changed(app, session, feed, boundary):
+    """MetAlerts is watched every few minutes by many: an unchanged feed must cost it a 304,
+    and a document already taken is never fetched again; the requests name us."""
+    feed.docs = {"met.1": cap("met.1", COUNTY)}
+    settings = app.extensions["alerting.settings"]
+    settings.cap_feeds, settings.cap_feed_boundary = (feed.url,), "Bergen kommune"
+    _watch_all(app)
+    assert [(path, status) for path, status, _ in feed.requests] == [
+        ("feed.atom", 200),
+        ("met.1", 200),
+    ]
+    assert all(settings.public_url in agent for _, _, agent in feed.requests)
+
+    feed.requests.clear()
+    _watch_all(app)  # nothing changed
+    assert [(path, status) for path, status, _ in feed.requests] == [("feed.atom", 304)]
+
+    feed.requests.clear()
+    feed.docs["met.3"] = cap("met.3", msg_type="Cancel", refs=REF)
+    _watch_all(app)
+    assert [(path, status) for path, status, _ in feed.requests] == [
+        ("feed.atom", 200),
+        ("met.1", 304),
+        ("met.3", 200),
+    ]
+    assert session.scalars(select(Alert.status)).all() == ["cancelled"]

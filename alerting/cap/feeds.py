@@ -9,11 +9,14 @@ the URLs in CAP_FEEDS, by a worker job every CAP_FEED_INTERVAL seconds.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
 import redis
 from flask import Flask
@@ -25,7 +28,9 @@ from alerting.areas import AreaError, parse_area, to_geojson
 from alerting.auth import Principal
 from alerting.cap.ingest import CapRefused, read
 from alerting.cap.receive import apply
+from alerting.config import Settings
 from alerting.models import Area
+from alerting.redis_conn import connect
 from alerting.sending.queues import DEFAULT, job_context, queue
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,21 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT_S = 20
 DUE_KEY = "alerting:cap-feeds-due"
+VALIDATORS_KEY = "alerting:cap-feed-validators"  # url → the last answer's ETag, Last-Modified
+CONDITIONAL = {"If-None-Match": "ETag", "If-Modified-Since": "Last-Modified"}
+
+
+@dataclass(frozen=True)
+class FeedClient:
+    """How we fetch: named (MET Norway's terms ask for an identifying User-Agent: ours carries
+    PUBLIC_URL) and, given Redis, conditionally."""
+
+    user_agent: str = f"alerting/{version('alerting')}"
+    conn: redis.Redis | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings, conn: redis.Redis | None) -> FeedClient:
+        return cls(f"alerting/{version('alerting')} (+{settings.public_url})", conn)
 
 
 @dataclass
@@ -45,33 +65,63 @@ class WatchReport:
     refused: list[str] = field(default_factory=list)  # "url: reason"
 
 
-def _get(url: str) -> bytes:
+@dataclass(frozen=True)
+class Fetched:
+    url: str
+    data: bytes
+    validators: dict[str, str]  # the answer's ETag / Last-Modified
+
+
+def _get(url: str, client: FeedClient) -> Fetched | None:
+    """The body at `url`, or None when it has not changed since we last took it: given Redis,
+    the request is conditional (If-None-Match / If-Modified-Since from the last answer), so
+    watching every few minutes costs the publisher a 304, not the feed and every document."""
     if not url.startswith(("http://", "https://", "file://")):
         raise CapRefused("unsupported URL", f"{url[:100]!r}: use http(s):// or file://")
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 (checked)
-        data = response.read(MAX_BYTES + 1)
+    request = urllib.request.Request(url, headers={"User-Agent": client.user_agent})
+    conn = client.conn
+    known = json.loads(conn.hget(VALIDATORS_KEY, url) or "{}") if conn is not None else {}
+    for header, name in CONDITIONAL.items():
+        if known.get(name):
+            request.add_header(header, known[name])
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            data = response.read(MAX_BYTES + 1)
+            headers = response.headers
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return None
+        raise
     if len(data) > MAX_BYTES:
         raise CapRefused("too large", f"{url[:100]} is over {MAX_BYTES // 1024 // 1024} MiB")
-    return data
+    validators = {name: headers[name] for name in CONDITIONAL.values() if headers.get(name)}
+    return Fetched(url, data, validators)
 
 
-def documents(url: str) -> list[tuple[str, bytes]]:
-    """(url, CAP document) of a feed URL: the entries of an Atom feed, or the document itself."""
-    data = _get(url)
+def _taken(client: FeedClient, fetched: Fetched) -> None:
+    """Remember the validators only once the body was dealt with: a watch that dies half-way
+    asks for the same documents again instead of being told 304 and losing them."""
+    if client.conn is not None:
+        client.conn.hset(VALIDATORS_KEY, fetched.url, json.dumps(fetched.validators))
+
+
+def entries(feed: Fetched, client: FeedClient) -> list[Fetched]:
+    """The CAP documents of a feed: the entries of an Atom feed that changed since we last took
+    them, or the document itself."""
     try:
-        root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(feed.data, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
-        return [(url, data)]  # read() gives the precise reason
+        return [feed]  # read() gives the precise reason
     if root.tag != f"{ATOM}feed":
-        return [(url, data)]
+        return [feed]
     links = []
     for entry in root.iter(f"{ATOM}entry"):
         for link in entry.iter(f"{ATOM}link"):
             href = link.get("href", "")
             if href and (link.get("type") == "application/cap+xml" or href.endswith(".xml")):
-                links.append(urllib.parse.urljoin(url, href))
+                links.append(urllib.parse.urljoin(feed.url, href))
                 break
-    return [(link, _get(link)) for link in links]
+    return [doc for doc in (_get(link, client) for link in links) if doc is not None]
 
 
 def _cut(incoming, boundary) -> bool:
@@ -87,31 +137,56 @@ def _cut(incoming, boundary) -> bool:
     return True
 
 
-def watch(session: Session, url: str, boundary_name: str, default_language: str) -> WatchReport:
+def watch(
+    session: Session,
+    url: str,
+    boundary_name: str,
+    default_language: str,
+    client: FeedClient | None = None,
+) -> WatchReport:
     area = session.scalar(select(Area).where(Area.name == boundary_name))
     if area is None:
         raise CapRefused("unknown boundary", f"there is no saved area {boundary_name!r}")
     boundary = parse_area(area.geojson)
     who = Principal(f"feed:{urllib.parse.urlsplit(url).hostname or 'file'}", "coordinator")
     report = WatchReport()
-    for source, data in documents(url):
-        try:
-            incoming = read(data, default_language)
-            if incoming.msg_type == "Alert" and not _cut(incoming, boundary):
-                report.outside += 1
-                continue
-            alert, _done = apply(session, who, incoming)
-        except CapRefused as exc:
-            session.rollback()
-            if exc.status == 409:
-                report.seen += 1
-            elif exc.error == "unknown reference":
-                report.outside += 1  # an Update or Cancel of an alert that never reached us
-            else:
-                report.refused.append(f"{source}: {exc}")
-            continue
-        (report.drafts if incoming.msg_type == "Alert" else report.followed).append(alert.id)
+    client = client or FeedClient()
+    feed = _get(url, client)
+    if feed is None:
+        return report  # nothing changed since the last watch
+    for doc in entries(feed, client):
+        _take(session, who, doc, boundary, default_language, report)
+        if doc is not feed:
+            _taken(client, doc)
+    _taken(client, feed)
     return report
+
+
+def _take(
+    session: Session,
+    who: Principal,
+    doc: Fetched,
+    boundary,
+    default_language: str,
+    report: WatchReport,
+) -> None:
+    """One CAP document: a new draft, an Update or Cancel followed, or why not."""
+    try:
+        incoming = read(doc.data, default_language)
+        if incoming.msg_type == "Alert" and not _cut(incoming, boundary):
+            report.outside += 1
+            return
+        alert, _done = apply(session, who, incoming)
+    except CapRefused as exc:
+        session.rollback()
+        if exc.status == 409:
+            report.seen += 1
+        elif exc.error == "unknown reference":
+            report.outside += 1  # an Update or Cancel of an alert that never reached us
+        else:
+            report.refused.append(f"{doc.url}: {exc}")
+        return
+    (report.drafts if incoming.msg_type == "Alert" else report.followed).append(alert.id)
 
 
 def schedule_feeds(conn: redis.Redis, urls: tuple[str, ...], interval_s: float) -> bool:
@@ -136,10 +211,13 @@ def watch_job() -> None:
 def _watch_all(app: Flask) -> None:
     settings = app.extensions["alerting.settings"]
     session = app.extensions["alerting.sessionmaker"]()
+    client = FeedClient.for_settings(settings, connect(settings.redis_url))
     try:
         for url in settings.cap_feeds:
             try:
-                report = watch(session, url, settings.cap_feed_boundary, settings.default_language)
+                report = watch(
+                    session, url, settings.cap_feed_boundary, settings.default_language, client
+                )
             except (CapRefused, OSError) as exc:
                 log.warning("CAP feed %s: %s", url, exc)
                 continue
