@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from alerting.auth import create_staff_user
 
@@ -31,3 +34,15 @@ def csrf_token(html: str) -> str:
 def sign_in(client, email: str, password: str = PASSWORD):
     token = csrf_token(client.get("/login").get_data(as_text=True))
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+@contextmanager
+def db_session(app: Flask) -> Iterator[Session]:
+    """A database session for a test's own checks, inside an app context of its own: a context
+    held across client requests would share `g` between them (and with it a stale CSRF token)."""
+    with app.app_context():
+        s = app.extensions["alerting.sessionmaker"]()
+        try:
+            yield s
+        finally:
+            s.close()

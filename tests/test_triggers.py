@@ -4,12 +4,15 @@ stale and replayed calls are refused; a call while the alert is in force makes n
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from stack import add_resident, configure, stack_fixture, wait_for  # noqa: F401
+from staff_helpers import csrf_token, db_session, make_staff, sign_in
 
 from alerting.models import Alert, Area, AuditEvent, Trigger
 from alerting.triggers import signature
@@ -197,3 +200,67 @@ def test_bad_values_get_a_clear_error(client, session, cli):
     ok = fire(client, "v1", *signed(secret, {"values": {"street": "Strandgaten"}}))
     assert ok.status_code == 201
     assert session.get(Alert, ok.json["id"]).texts == {"default": "Lavt trykk i Strandgaten."}
+
+
+def test_an_admin_sets_up_a_trigger_on_its_page_and_sees_its_calls(app, client):
+    """The secret is shown once with the call to make; a signed call is listed with its
+    outcome; switched off, the trigger refuses calls."""
+    with db_session(app) as s:
+        area_id = saved_area(s)
+    make_staff(app, "admin@example.org", "admin")
+    sign_in(client, "admin@example.org")
+    page = client.get("/triggers")
+    assert page.status_code == 200 and "Nordnes" in page.text
+    form = {
+        "csrf_token": csrf_token(page.text),
+        "name": "level-nordnes",
+        "area_id": str(area_id),
+        "category": "flood",
+        "severity": "severe",
+        "title": "Flood warning",
+        "text": "The sea is at {level} cm",
+        "auto_send": "y",
+        "dedup_minutes": "60",
+    }
+    refused = client.post("/triggers", data=form)
+    assert refused.status_code == 422  # life-safety sending at once needs the second box
+    assert "needs this box ticked too" in refused.text
+    bad_name = client.post("/triggers", data=form | {"name": "Level Nordnes!"})
+    assert bad_name.status_code == 400 and "lower-case letters" in bad_name.text
+    with db_session(app) as s:
+        assert s.scalar(select(Trigger)) is None
+
+    del form["auto_send"]
+    created = client.post("/triggers", data=form)
+    assert created.status_code == 201
+    secret = re.search(r'<code id="new-secret">([^<]+)</code>', created.text).group(1)
+    assert "/api/v1/triggers/level-nordnes/fire" in created.text
+    assert secret not in client.get("/triggers").text  # shown only once
+
+    sensor = app.test_client()  # a sensor has no staff session (whose cookie would ask for CSRF)
+    until = (datetime.now(UTC) + timedelta(hours=6)).isoformat(timespec="seconds")
+    body, headers = signed(secret, {"values": {"level": "212", "expires": until}})
+    fired = fire(sensor, "level-nordnes", body, headers)
+    assert fired.status_code == 201, fired.json
+    listed = client.get("/triggers").text
+    calls = listed[listed.index('id="firings"') :]
+    assert "level-nordnes" in calls and "alert made" in calls
+    with db_session(app) as s:
+        draft = s.scalars(select(Alert)).one()
+        assert draft.status == "draft" and draft.texts["default"] == "The sea is at 212 cm"
+        trigger_id = s.scalar(select(Trigger.id))
+
+    off = client.post(f"/triggers/{trigger_id}/active", data={"csrf_token": csrf_token(listed)})
+    assert off.status_code == 302
+    body, headers = signed(secret, {"values": {"level": "230", "expires": until}})
+    assert fire(sensor, "level-nordnes", body, headers).status_code == 404
+    with db_session(app) as s:
+        actions = s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert "trigger.disable" in actions
+
+
+def test_only_admins_see_the_triggers_page(app, client):
+    make_staff(app, "coord@example.org", "coordinator")
+    sign_in(client, "coord@example.org")
+    assert client.get("/triggers").status_code == 403
+    assert "/triggers" not in client.get("/alerts").text  # nor a link to it

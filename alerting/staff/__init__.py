@@ -34,4 +34,5 @@ from alerting.staff import (  # noqa: E402,F401
     register,
     signin,
     texts,
+    triggers,
 )

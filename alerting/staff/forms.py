@@ -10,14 +10,16 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from alerting.i18n import LOCALE_NAMES
 from alerting.models import CATEGORIES, ROLES, SEVERITIES
@@ -95,3 +97,35 @@ class SearchForm(FlaskForm):
         csrf = False  # a GET search changes nothing
 
     q = StringField(_l("Phone or name"), validators=[Optional(), Length(max=100)])
+
+
+class TriggerForm(FlaskForm):
+    """A trigger set up by an admin; the area choices are the saved areas (set by the view)."""
+
+    name = StringField(
+        _l("Name (in the URL the sensor calls)"),
+        validators=[
+            DataRequired(),
+            Regexp(
+                r"^[a-z0-9][a-z0-9_-]{0,63}$",
+                message=_l("Use 1-64 lower-case letters, digits, - and _."),
+            ),
+        ],
+    )
+    area_id = SelectField(_l("Saved area"), coerce=int, validators=[DataRequired()])
+    category = SelectField(_l("Category"), choices=[SelectChoice(c, c) for c in CATEGORIES])
+    severity = SelectField(_l("Severity"), choices=[SelectChoice(s, s) for s in SEVERITIES])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    text = TextAreaField(
+        _l("Text: {name} takes the value the call sends; a [part] without its values is left out"),
+        validators=[DataRequired(), Length(max=1600)],
+    )
+    auto_send = BooleanField(_l("Send at once (otherwise a draft waits for staff)"))
+    life_safety_auto_send = BooleanField(
+        _l("Also for life-safety categories: send without a person looking first")
+    )
+    dedup_minutes = IntegerField(
+        _l("Minutes a second call returns the alert in force instead of a new one"),
+        default=60,
+        validators=[NumberRange(min=0, max=7 * 24 * 60)],
+    )
