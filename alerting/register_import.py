@@ -19,9 +19,9 @@ from alerting.db import insert_ignore
 from alerting.languages import normalise_language
 from alerting.models import LOCATION_LABELS, ConsentEvent, Location, OptOut, Resident, utcnow
 from alerting.phones import PhoneError, parse_phone
+from alerting.register_changes import bump_register
 from alerting.register_formats import ReadOptions, Reason, RegisterFileError, number, read_records
 from alerting.suppression import suppressed
-from alerting.targeting import bump_register
 
 __all__ = ["ImportReport", "ReadOptions", "Reason", "RegisterFileError", "import_bytes"]
 
@@ -214,13 +214,14 @@ def import_bytes(
     # it back: no opt-in is recorded for it, and its opt-out comes back
     held = suppressed(session, (row.phone for rows in residents.values() for row in rows))
     ids = list(residents)
+    inserted: list[int] = []
     for start in range(0, len(ids), CHUNK):
         chunk = {i: residents[i] for i in ids[start : start + CHUNK]}
-        _upsert_chunk(session, chunk, report, held)
+        inserted += _upsert_chunk(session, chunk, report, held)
     restored = _restore_opt_outs(session, held)
-    # bulk inserts bypass the ORM's own bump; updates go through the ORM, which bumps only for
-    # what the snapshot holds
-    bump_register(session, locations=report.imported > 0, opt_outs=restored > 0)
+    # bulk inserts bypass the ORM's own change log; updates go through the ORM, which logs only
+    # what the cached arrays hold
+    bump_register(session, inserted, opt_outs=restored > 0)
     session.commit()
     return report
 
@@ -236,7 +237,8 @@ def _restore_opt_outs(session: Session, held: dict[str, str]) -> int:
 
 def _upsert_chunk(
     session: Session, chunk: dict[str, list[Row]], report: ImportReport, held: dict[str, str]
-) -> None:
+) -> list[int]:
+    """Update the residents the register has, insert the others; the inserted ids."""
     existing = {
         r.external_id: r
         for r in session.scalars(
@@ -251,13 +253,14 @@ def _upsert_chunk(
             report.updated += 1
         else:
             report.unchanged += 1
-    if new:
-        _insert_residents(session, new, held)
-        report.imported += len(new)
+    if not new:
+        return []
+    report.imported += len(new)
+    return _insert_residents(session, new, held)
 
 
-def _insert_residents(session: Session, groups: list[list[Row]], held: dict[str, str]) -> None:
-    """Bulk INSERT ... RETURNING: ORM objects would make a large import 10× slower."""
+def _insert_residents(session: Session, groups: list[list[Row]], held: dict[str, str]) -> list[int]:
+    """Bulk INSERT ... RETURNING: ORM objects would make a large import 10× slower. The ids."""
     values = []
     for rows in groups:
         last = rows[-1]
@@ -294,6 +297,7 @@ def _insert_residents(session: Session, groups: list[list[Row]], held: dict[str,
     session.execute(insert(Location), locations)
     if consents:
         session.execute(insert(ConsentEvent), consents)
+    return [resident_id for resident_id, _ext in returned]
 
 
 def _by_label(rows: list[Row]) -> dict[str, Row]:

@@ -5,7 +5,8 @@ its phone numbers (messages, the To/From of every provider callback, replies) ar
 their HMAC (alerting.suppression) and reply texts are dropped; `alerts.redacted_at` says when.
 Statuses, error codes and counts stay, so the alert's report still adds up. The same run drops
 the number from keyword replies (STOP, HELP, ...) received before the cut-off, and purges expired
-sign-in codes with the IP addresses they were requested from. Consent events are kept: they are
+sign-in codes with the IP addresses they were requested from, and the register's change log
+older than a day (alerting.register_changes). Consent events are kept: they are
 the proof of consent (and hold the HMAC once the resident deleted themselves).
 
 Every sweep calls `schedule_retention`; at most once an hour it queues one job on the bulk queue,
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from alerting.models import Alert, DeliveryEvent, InboundMessage, Message, VerificationCode, utcnow
+from alerting.register_changes import prune_changes
 from alerting.sending.queues import BULK, job_context, queue
 from alerting.suppression import phone_hasher
 
@@ -36,6 +38,9 @@ DUE_KEY = "alerting:retention-due"
 # alerts none of whose messages will be sent again (a scheduled or sending alert still needs them)
 FINISHED = ("sent", "completed", "cancelled")
 CHUNK = 1000
+# every process reads the register's change log on its next preview; one idle for longer than
+# this reloads its cache whole
+CHANGES_KEPT = timedelta(days=1)
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
@@ -66,7 +71,7 @@ def apply_retention(app: Flask, now: datetime | None = None) -> dict[str, int]:
     codes; returns how many alerts, messages, inbound rows and codes it changed."""
     now = now or utcnow()
     cutoff = now - timedelta(days=app.extensions["alerting.settings"].retention_days)
-    counts = {"alerts": 0, "messages": 0, "inbound": 0, "codes": 0}
+    counts = {"alerts": 0, "messages": 0, "inbound": 0, "codes": 0, "register_changes": 0}
     with app.app_context():
         session = app.extensions["alerting.sessionmaker"]()
         try:
@@ -89,6 +94,8 @@ def apply_retention(app: Flask, now: datetime | None = None) -> dict[str, int]:
             counts["codes"] = session.execute(
                 delete(VerificationCode).where(VerificationCode.expires_at < now)
             ).rowcount
+            session.commit()
+            counts["register_changes"] = prune_changes(session, now - CHANGES_KEPT)
             session.commit()
         finally:
             session.close()

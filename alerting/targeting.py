@@ -2,27 +2,29 @@
 
 The register's points live in memory as numpy arrays sorted into a grid of cells. A query classifies
 the cells under the area with Shapely (wholly inside / outside / on the boundary) and tests only the
-points of boundary cells, so a preview runs on every vertex while a coordinator draws. A version row
-in the database tells each process when its arrays are stale, so the next preview after a change
-sees it: one counter moves with what the arrays hold (a place added, moved or removed, a resident
-added or removed, a phone changed), another with opt-outs. A resident's own settings (pause, quiet
-hours, categories, language) do not move it: reloading every point in every process for a toggle
-would be waste, and planning reads them from the database anyway. So the preview's language
-breakdown shows languages as of the last reload.
+points of boundary cells, so a preview runs on every vertex while a coordinator draws. Changes reach
+every process without reloading every point: each preview reads the register's version
+(`alerting.register_changes`) and, when it moved, reads only the residents changed since into an
+overlay that masks their old rows; a rebuild in the background folds a grown overlay into a new
+snapshot while the old one goes on answering.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, event, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
 
-from alerting.models import Location, OptOut, RegisterVersion, Resident
+from alerting.models import Location, OptOut, Resident
+from alerting.register_changes import changed_since, versions
 
+log = logging.getLogger(__name__)
+COMPACT_AFTER = 50_000  # overlay residents + places: about 5 ms a preview; then a rebuild
+PATCH_CHUNK = 5_000  # ids per IN (...) when reading changed residents
 POINTS_PER_CELL = 250  # measured: fewer, larger cells beat many small ones (bench_targeting)
 EPS = 1e-9  # cell boxes are widened by this so rounding never drops a point on a cell edge
 
@@ -48,45 +50,149 @@ class Snapshot:
     languages: list[str]
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """The residents changed since the snapshot, as they are now. Their rows in the snapshot are
+    masked; their places are tested one by one (they are few: compaction keeps it so)."""
+
+    version: int
+    masked: np.ndarray  # bool per snapshot resident: changed, so its snapshot rows do not count
+    resident_ids: np.ndarray  # int64, sorted: the changed residents that still exist
+    phones: np.ndarray  # str per resident, "" when not reachable
+    languages: np.ndarray  # str per resident
+    xs: np.ndarray  # float64, their places
+    ys: np.ndarray
+    loc_resident: np.ndarray  # int64 index into resident_ids
+
+    @property
+    def size(self) -> int:
+        """Residents plus places held: what a preview tests one by one."""
+        return len(self.resident_ids) + len(self.xs)
+
+
+def empty_overlay(s: Snapshot) -> Overlay:
+    return Overlay(
+        version=s.version,
+        masked=np.zeros(len(s.resident_ids), dtype=bool),
+        resident_ids=np.zeros(0, dtype=np.int64),
+        phones=np.zeros(0, dtype=str),
+        languages=np.zeros(0, dtype=str),
+        xs=np.zeros(0),
+        ys=np.zeros(0),
+        loc_resident=np.zeros(0, dtype=np.int64),
+    )
+
+
+def patched(
+    s: Snapshot, o: Overlay, changed: set[int], residents: list, locations: list, version: int
+) -> Overlay:
+    """The overlay with the changed residents' current rows, (id, phone, reachable, language)
+    and (resident_id, lon, lat), in place of what it held for them."""
+    ids = np.fromiter(changed, dtype=np.int64, count=len(changed))
+    masked = o.masked.copy()
+    at = np.searchsorted(s.resident_ids, ids)
+    known = at < len(s.resident_ids)
+    known[known] = s.resident_ids[at[known]] == ids[known]
+    masked[at[known]] = True
+
+    kept = ~np.isin(o.resident_ids, ids)
+    rows = {r[0]: r for r in residents}
+    resident_ids = np.union1d(o.resident_ids[kept], np.fromiter(rows, dtype=np.int64))
+    old = {int(i): n for n, i in enumerate(o.resident_ids)}
+
+    def field(i: int, old_values: np.ndarray, new) -> str:
+        return new(rows[i]) if i in rows else str(old_values[old[i]])
+
+    phones = [field(i, o.phones, lambda r: r[1] if r[2] else "") for i in resident_ids.tolist()]
+    languages = [field(i, o.languages, lambda r: r[3]) for i in resident_ids.tolist()]
+
+    kept_places = kept[o.loc_resident]
+    places = [r for r in locations if r[0] in rows]  # a resident gone meanwhile has no places
+    owners = np.concatenate(
+        (o.resident_ids[o.loc_resident[kept_places]], [r[0] for r in places])
+    ).astype(np.int64)
+    return Overlay(
+        version=version,
+        masked=masked,
+        resident_ids=resident_ids,
+        phones=np.array(phones, dtype=str),
+        languages=np.array(languages, dtype=str),
+        xs=np.concatenate((o.xs[kept_places], [r[1] for r in places])).astype(np.float64),
+        ys=np.concatenate((o.ys[kept_places], [r[2] for r in places])).astype(np.float64),
+        loc_resident=np.searchsorted(resident_ids, owners),
+    )
+
+
 class Target:
     """Who an area reaches. Counts are cheap (the preview); lists are built on demand (the send)."""
 
-    def __init__(self, s: Snapshot, opted: np.ndarray, hits: np.ndarray) -> None:
-        self._s = s
-        self._hits = hits
+    def __init__(
+        self,
+        s: Snapshot,
+        o: Overlay,
+        opted: np.ndarray,
+        opted_phones: np.ndarray,
+        hits: np.ndarray,
+        overlay_hits: np.ndarray,
+    ) -> None:
+        self._s, self._o = s, o
+        self._hits = hits[~o.masked[s.loc_resident[hits]]]
+        self._overlay_hits = overlay_hits
         resident_mask = np.zeros(len(s.resident_ids), dtype=bool)
-        resident_mask[s.loc_resident[hits]] = True
+        resident_mask[s.loc_resident[self._hits]] = True
         self._residents = np.flatnonzero(resident_mask)
+        self._overlay_residents = np.unique(o.loc_resident[overlay_hits])
         phone_idx = s.resident_phone[self._residents]
         self._phone_mask = np.zeros(len(s.phones), dtype=bool)
         self._phone_mask[phone_idx[phone_idx >= 0]] = True
+        # the overlay's phones: those the snapshot knows join its mask, the others stand apart
+        theirs = np.unique(o.phones[self._overlay_residents])
+        theirs = theirs[theirs != ""]
+        at = np.searchsorted(s.phones, theirs)
+        known = at < len(s.phones)
+        known[known] = s.phones[at[known]] == theirs[known]
+        self._phone_mask[at[known]] = True
+        self._extra = theirs[~known]
         self._opted_mask = self._phone_mask & opted
+        self._extra_opted = self._extra[np.isin(self._extra, opted_phones)]
 
     @property
     def counts(self) -> dict[str, int]:
         return {
-            "residents": len(self._residents),
-            "phones": int(np.count_nonzero(self._phone_mask)),
-            "opted_out": int(np.count_nonzero(self._opted_mask)),
+            "residents": len(self._residents) + len(self._overlay_residents),
+            "phones": int(np.count_nonzero(self._phone_mask)) + len(self._extra),
+            "opted_out": int(np.count_nonzero(self._opted_mask)) + len(self._extra_opted),
         }
 
     @property
     def resident_ids(self) -> np.ndarray:
-        return self._s.resident_ids[self._residents]
+        return np.sort(
+            np.concatenate(
+                (
+                    self._s.resident_ids[self._residents],
+                    self._o.resident_ids[self._overlay_residents],
+                )
+            )
+        )
 
     @property
     def phones(self) -> list[str]:
         """Distinct reachable phones, opted-out ones included."""
-        return self._s.phones[self._phone_mask].tolist()
+        return self._s.phones[self._phone_mask].tolist() + self._extra.tolist()
 
     @property
     def opted_out(self) -> list[str]:
-        return self._s.phones[self._opted_mask].tolist()
+        return self._s.phones[self._opted_mask].tolist() + self._extra_opted.tolist()
 
     @property
     def points(self) -> np.ndarray:
         """(n, 2) longitude/latitude of the locations inside."""
-        return np.column_stack((self._s.xs[self._hits], self._s.ys[self._hits]))
+        return np.column_stack(
+            (
+                np.concatenate((self._s.xs[self._hits], self._o.xs[self._overlay_hits])),
+                np.concatenate((self._s.ys[self._hits], self._o.ys[self._overlay_hits])),
+            )
+        )
 
     @property
     def languages(self) -> dict[str, int]:
@@ -94,40 +200,105 @@ class Target:
         counts = np.bincount(
             self._s.resident_language[self._residents], minlength=len(self._s.languages)
         )
-        return {self._s.languages[i]: int(c) for i, c in enumerate(counts) if c}
+        result = {self._s.languages[i]: int(c) for i, c in enumerate(counts) if c}
+        for language, n in zip(
+            *np.unique(self._o.languages[self._overlay_residents], return_counts=True),
+            strict=True,
+        ):
+            result[str(language)] = result.get(str(language), 0) + int(n)
+        return result
 
 
 class Register:
-    """Per-process cache of the register, refreshed when the database version moves."""
+    """Per-process cache of the register: a snapshot of every point, patched on each preview with
+    an overlay of the residents changed since (read by version from the change log), and
+    rebuilt in a background thread once the overlay grows past `compact_after`; until the new
+    snapshot is ready the old one and its overlay answer, so no preview waits for a rebuild."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, compact_after: int = COMPACT_AFTER) -> None:
         self.engine = engine
+        self.compact_after = compact_after
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._overlay: Overlay | None = None
+        self._rebuild: threading.Thread | None = None
         self._opt_out_version = -1
-        self._opted: np.ndarray = np.zeros(0, dtype=bool)
+        self._opted = np.zeros(0, dtype=bool)
+        self._opted_phones = np.zeros(0, dtype=str)
 
     def target(self, area) -> Target:
-        snapshot, opted = self._current()
-        return Target(snapshot, opted, points_inside(snapshot, area))
+        s, o, opted, opted_phones = self._current()
+        return Target(s, o, opted, opted_phones, points_inside(s, area), overlay_inside(o, area))
 
-    def _current(self) -> tuple[Snapshot, np.ndarray]:
+    def settle(self) -> None:
+        """Wait for a background rebuild to finish (for tests and benchmarks)."""
+        rebuild = self._rebuild
+        if rebuild is not None:
+            rebuild.join()
+
+    def _current(self) -> tuple[Snapshot, Overlay, np.ndarray, np.ndarray]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(RegisterVersion.locations, RegisterVersion.opt_outs).where(
-                    RegisterVersion.id == 1
-                )
-            ).first()
-            locations_version, opt_out_version = row if row else (0, 0)
+            locations_version, opt_out_version = versions(conn)
             with self._lock:
-                stale = self._snapshot is None or self._snapshot.version != locations_version
-                if stale:
-                    self._snapshot = load_snapshot(conn, locations_version)
-                if stale or self._opt_out_version != opt_out_version:
-                    phones = conn.execute(select(OptOut.phone)).scalars().all()
+                if self._snapshot is None:
+                    self._install(load_snapshot(conn, locations_version))
+                elif self._overlay.version != locations_version:
+                    changed = changed_since(conn, self._overlay.version)
+                    if changed is None:  # the log was pruned past this cache: reload it whole
+                        self._install(load_snapshot(conn, locations_version))
+                    else:
+                        self._overlay = self._patch(conn, changed, locations_version)
+                if self._opt_out_version != opt_out_version:
+                    phones = sorted(conn.execute(select(OptOut.phone)).scalars())
+                    self._opted_phones = np.array(phones, dtype=str)
                     self._opted = opted_mask(self._snapshot, frozenset(phones))
                     self._opt_out_version = opt_out_version
-                return self._snapshot, self._opted
+                if self._overlay.size > self.compact_after and self._rebuild is None:
+                    self._rebuild = threading.Thread(
+                        target=self._rebuild_snapshot, name="register-rebuild", daemon=True
+                    )
+                    self._rebuild.start()
+                return self._snapshot, self._overlay, self._opted, self._opted_phones
+
+    def _install(self, s: Snapshot) -> None:
+        self._snapshot, self._overlay = s, empty_overlay(s)
+        self._opt_out_version = -1  # the opted mask is per snapshot phone: build it again
+
+    def _patch(self, conn, changed: set[int], version: int) -> Overlay:
+        residents, locations = [], []
+        ids = sorted(changed)
+        for start in range(0, len(ids), PATCH_CHUNK):
+            chunk = ids[start : start + PATCH_CHUNK]
+            residents += conn.execute(
+                select(Resident.id, Resident.phone, Resident.reachable, Resident.language)
+                .where(Resident.id.in_(chunk))
+                .order_by(Resident.id)
+            ).all()
+            locations += conn.execute(
+                select(Location.resident_id, Location.lon, Location.lat).where(
+                    Location.resident_id.in_(chunk)
+                )
+            ).all()
+        return patched(self._snapshot, self._overlay, changed, residents, locations, version)
+
+    def _rebuild_snapshot(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                fresh = load_snapshot(conn, versions(conn)[0])
+            with self._lock:
+                if fresh.version >= self._snapshot.version:
+                    self._install(fresh)
+        except Exception:  # the old snapshot and its overlay go on answering
+            log.exception("rebuilding the register snapshot failed")
+        finally:
+            self._rebuild = None
+
+
+def overlay_inside(o: Overlay, area) -> np.ndarray:
+    """Indices of the overlay's places inside the area or on its edge."""
+    if not len(o.xs) or area.is_empty:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(shapely.intersects_xy(area, o.xs, o.ys))
 
 
 def opted_mask(s: Snapshot, opted_out: frozenset[str]) -> np.ndarray:
@@ -208,7 +379,11 @@ def _cell_of(xs, ys, x0, y0, cw, ch, grid: int) -> np.ndarray:
 
 def query(s: Snapshot, opted_out: frozenset[str], area) -> Target:
     """Target an area against a snapshot (the Register adds caching and freshness)."""
-    return Target(s, opted_mask(s, opted_out), points_inside(s, area))
+    o = empty_overlay(s)
+    opted_phones = np.array(sorted(opted_out), dtype=str)
+    return Target(
+        s, o, opted_mask(s, opted_out), opted_phones, points_inside(s, area), o.loc_resident
+    )
 
 
 def points_inside(s: Snapshot, area) -> np.ndarray:
@@ -254,45 +429,3 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offsets = np.cumsum(lengths) - lengths
     return np.repeat(starts - offsets, lengths) + np.arange(total)
-
-
-# --- keeping the version row current -------------------------------------------------------
-
-# the columns the snapshot is built from; a change to any other column leaves it valid
-_SNAPSHOT_COLUMNS = {Resident: ("phone", "reachable"), Location: ("resident_id", "lat", "lon")}
-
-
-def bump_register(session: Session, locations: bool = False, opt_outs: bool = False) -> None:
-    """Mark the cached arrays stale in every process (for bulk writes that bypass the ORM)."""
-    values = {}
-    if locations:
-        values["locations"] = RegisterVersion.locations + 1
-    if opt_outs:
-        values["opt_outs"] = RegisterVersion.opt_outs + 1
-    if not values:
-        return
-    result = session.execute(update(RegisterVersion).where(RegisterVersion.id == 1).values(values))
-    if result.rowcount == 0:
-        session.execute(insert(RegisterVersion).values(id=1, locations=1, opt_outs=1))
-
-
-def _moves_snapshot(session: Session) -> bool:
-    """Whether this flush changed what the snapshot holds (after_flush still has the history)."""
-    for obj in (*session.new, *session.deleted):
-        if type(obj) in _SNAPSHOT_COLUMNS:
-            return True
-    for obj in session.dirty:
-        columns = _SNAPSHOT_COLUMNS.get(type(obj))
-        if columns and any(inspect(obj).attrs[c].history.has_changes() for c in columns):
-            return True
-    return False
-
-
-@event.listens_for(Session, "after_flush")
-def _bump_on_change(session: Session, _context) -> None:
-    changed = list(session.new) + list(session.dirty) + list(session.deleted)
-    bump_register(
-        session,
-        locations=_moves_snapshot(session),
-        opt_outs=any(isinstance(o, OptOut) for o in changed),
-    )

@@ -178,7 +178,7 @@ def test_signing_up_after_stop_from_an_unknown_number_opts_in(app, client, db):
     assert actions.all() == [("opt_out", "sms"), ("opt_in", "self_signup")]
 
 
-# -- the register snapshot: only places and phones move it ---------------------------------
+# -- the register snapshot: only places, phones and languages move it -----------------------
 
 
 def register_version(db) -> int:
@@ -186,7 +186,7 @@ def register_version(db) -> int:
     return db.scalar(select(RegisterVersion.locations).where(RegisterVersion.id == 1))
 
 
-def test_own_settings_leave_the_register_version_while_moving_a_place_bumps_it(
+def test_own_settings_leave_the_register_version_while_a_language_or_a_move_bumps_it(
     app, client, db, api_key
 ):
     me = add_resident(db)
@@ -194,11 +194,13 @@ def test_own_settings_leave_the_register_version_while_moving_a_place_bumps_it(
     before = register_version(db)
     client.post("/me/pause", data={"paused": "1"})
     client.post("/me/quiet-hours", data={"enabled": "1", "start": "22:00", "end": "07:00"})
-    client.post("/me/language", data={"language": "sv"})
     client.post("/me/categories", data={"categories": ["info"]})
     place = db.scalar(select(Location))
     client.post(f"/me/places/{place.id}/label", data={"label": "cabin"})
     assert register_version(db) == before
+    client.post("/me/language", data={"language": "sv"})  # the preview counts languages
+    assert register_version(db) == before + 1
+    before += 1
     db.refresh(me)
     assert me.paused and me.language == "sv"
     # settings are read when planning, so the pause holds without a new snapshot

@@ -117,6 +117,21 @@ class RegisterVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     locations: Mapped[int] = mapped_column(Integer, default=0)
     opt_outs: Mapped[int] = mapped_column(Integer, default=0)
+    # the change log holds every change after this `locations` version (older ones are pruned)
+    changes_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RegisterChange(Base):
+    """A resident whose targeting data (places, phone, language) changed at a `locations`
+    version: each process reads these to patch its cached arrays instead of reloading them all.
+    No foreign key: the row must outlive a deleted resident, whose deletion is the change."""
+
+    __tablename__ = "register_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    resident_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 __all__ = [
@@ -124,6 +139,7 @@ __all__ = [
     "ConsentEvent",
     "Location",
     "OptOut",
+    "RegisterChange",
     "RegisterVersion",
     "Resident",
     "Suppression",

@@ -31,8 +31,8 @@ from alerting.models import (
 )
 from alerting.portal import bp
 from alerting.portal.residents import SESSION_KEY, current_resident, household, require_resident
+from alerting.register_changes import bump_register
 from alerting.suppression import phone_hmac, suppress
-from alerting.targeting import bump_register
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -147,7 +147,7 @@ def delete_phone(s: Session, phone: str) -> None:
             .where(InboundMessage.id == inbound_id)
             .values(phone=f"deleted-{inbound_id}", body="")
         )
-    bump_register(s, locations=True, opt_outs=True)
+    bump_register(s, member_ids, opt_outs=True)
 
 
 @bp.get("/export")

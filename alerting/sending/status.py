@@ -21,10 +21,10 @@ from alerting.audit import record
 from alerting.db import insert_ignore
 from alerting.models import ConsentEvent, DeliveryEvent, Message, OptOut, utcnow
 from alerting.phones import mask
+from alerting.register_changes import bump_register
 from alerting.sending.provider import STATUS_MAP
 from alerting.sending.states import receipt_sources, sources
 from alerting.suppression import lift
-from alerting.targeting import bump_register
 
 
 def message_counts(session: Session, alert_id: int) -> dict[str, int]:
