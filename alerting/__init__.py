@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the environment)."""
     from alerting import api, auth, db, i18n, limits_http, staff, targeting, tiles
     from alerting.redis_conn import embedded_redis_url
+    from alerting.snapshot_files import SnapshotStore
 
     instance_path = settings.instance_path if settings else default_instance_path()
     settings = settings or Settings.from_env(instance_path)
@@ -51,7 +52,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["alerting.settings"] = settings
     app.extensions["alerting.engine"] = engine
     app.extensions["alerting.sessionmaker"] = db.make_sessionmaker(engine)
-    app.extensions["alerting.register"] = targeting.Register(engine)
+    app.extensions["alerting.register"] = targeting.Register(
+        engine, store=SnapshotStore(settings.instance_path / "register")
+    )
     app.teardown_appcontext(db.close_session)
 
     from alerting.headers import security_headers

@@ -70,6 +70,11 @@ def versions(conn: Connection) -> tuple[int, int]:
     return (row[0], row[1]) if row else (0, 0)
 
 
+def epoch(conn: Connection) -> str:
+    """The token naming this database's snapshot files."""
+    return conn.scalar(select(RegisterVersion.epoch).where(RegisterVersion.id == 1)) or "none"
+
+
 def changed_since(conn: Connection, version: int) -> set[int] | None:
     """The residents changed after `version` (read after `versions`, so none up to it is
     missed); None when the log no longer reaches back that far (then reload everything)."""

@@ -14,13 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from sqlalchemy import Engine, select
 
 from alerting.models import Location, OptOut, Resident
-from alerting.register_changes import changed_since, versions
+from alerting.register_changes import changed_since, epoch, versions
+
+if TYPE_CHECKING:
+    from alerting.snapshot_files import SnapshotStore
 
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay residents + places: about 5 ms a preview; then a rebuild
@@ -96,29 +100,26 @@ def patched(
     masked[at[known]] = True
 
     kept = ~np.isin(o.resident_ids, ids)
-    rows = {r[0]: r for r in residents}
-    resident_ids = np.union1d(o.resident_ids[kept], np.fromiter(rows, dtype=np.int64))
-    old = {int(i): n for n, i in enumerate(o.resident_ids)}
-
-    def field(i: int, old_values: np.ndarray, new) -> str:
-        return new(rows[i]) if i in rows else str(old_values[old[i]])
-
-    phones = [field(i, o.phones, lambda r: r[1] if r[2] else "") for i in resident_ids.tolist()]
-    languages = [field(i, o.languages, lambda r: r[3]) for i in resident_ids.tolist()]
+    new_ids = np.array([r[0] for r in residents], dtype=np.int64)
+    every = np.concatenate((o.resident_ids[kept], new_ids))
+    order = np.argsort(every, kind="stable")
+    phones = np.array([r[1] if r[2] else "" for r in residents], dtype=str)
+    languages = np.array([r[3] for r in residents], dtype=str)
 
     kept_places = kept[o.loc_resident]
-    places = [r for r in locations if r[0] in rows]  # a resident gone meanwhile has no places
-    owners = np.concatenate(
-        (o.resident_ids[o.loc_resident[kept_places]], [r[0] for r in places])
-    ).astype(np.int64)
+    owners = np.array([r[0] for r in locations], dtype=np.int64)
+    alive = np.isin(owners, new_ids)  # a resident gone meanwhile has no places
+    xy = np.array([(r[1], r[2]) for r in locations], dtype=np.float64).reshape(-1, 2)[alive]
+    owners = np.concatenate((o.resident_ids[o.loc_resident[kept_places]], owners[alive]))
+    resident_ids = every[order]
     return Overlay(
         version=version,
         masked=masked,
         resident_ids=resident_ids,
-        phones=np.array(phones, dtype=str),
-        languages=np.array(languages, dtype=str),
-        xs=np.concatenate((o.xs[kept_places], [r[1] for r in places])).astype(np.float64),
-        ys=np.concatenate((o.ys[kept_places], [r[2] for r in places])).astype(np.float64),
+        phones=np.concatenate((o.phones[kept], phones))[order],
+        languages=np.concatenate((o.languages[kept], languages))[order],
+        xs=np.concatenate((o.xs[kept_places], xy[:, 0])),
+        ys=np.concatenate((o.ys[kept_places], xy[:, 1])),
         loc_resident=np.searchsorted(resident_ids, owners),
     )
 
@@ -213,11 +214,18 @@ class Register:
     """Per-process cache of the register: a snapshot of every point, patched on each preview with
     an overlay of the residents changed since (read by version from the change log), and
     rebuilt in a background thread once the overlay grows past `compact_after`; until the new
-    snapshot is ready the old one and its overlay answer, so no preview waits for a rebuild."""
+    snapshot is ready the old one and its overlay answer, so no preview waits for a rebuild.
+    With a store, snapshots are files every process on the machine maps (one copy)."""
 
-    def __init__(self, engine: Engine, compact_after: int = COMPACT_AFTER) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        compact_after: int = COMPACT_AFTER,
+        store: SnapshotStore | None = None,
+    ) -> None:
         self.engine = engine
         self.compact_after = compact_after
+        self.store = store  # snapshot files shared by the machine's processes, if any
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._overlay: Overlay | None = None
@@ -241,11 +249,11 @@ class Register:
             locations_version, opt_out_version = versions(conn)
             with self._lock:
                 if self._snapshot is None:
-                    self._install(load_snapshot(conn, locations_version))
+                    self._load(conn, locations_version)
                 elif self._overlay.version != locations_version:
                     changed = changed_since(conn, self._overlay.version)
-                    if changed is None:  # the log was pruned past this cache: reload it whole
-                        self._install(load_snapshot(conn, locations_version))
+                    if changed is None:  # the log was pruned past this cache: load it again
+                        self._load(conn, locations_version)
                     else:
                         self._overlay = self._patch(conn, changed, locations_version)
                 if self._opt_out_version != opt_out_version:
@@ -260,6 +268,21 @@ class Register:
                     self._rebuild.start()
                 return self._snapshot, self._overlay, self._opted, self._opted_phones
 
+    def _load(self, conn, version: int) -> None:
+        """The newest snapshot file patched up to `version`, else every row from SQL."""
+        if self.store is not None:
+            mapped = self.store.newest(epoch(conn), version)
+            changed = None if mapped is None else changed_since(conn, mapped.version)
+            if changed is not None:
+                self._install(mapped)
+                self._overlay = self._patch(conn, changed, version)
+                return
+        self._install(self._from_sql(conn, version))
+
+    def _from_sql(self, conn, version: int) -> Snapshot:
+        fresh = load_snapshot(conn, version)
+        return fresh if self.store is None else self.store.shared(fresh, epoch(conn))
+
     def _install(self, s: Snapshot) -> None:
         self._snapshot, self._overlay = s, empty_overlay(s)
         self._opt_out_version = -1  # the opted mask is per snapshot phone: build it again
@@ -270,9 +293,9 @@ class Register:
         for start in range(0, len(ids), PATCH_CHUNK):
             chunk = ids[start : start + PATCH_CHUNK]
             residents += conn.execute(
-                select(Resident.id, Resident.phone, Resident.reachable, Resident.language)
-                .where(Resident.id.in_(chunk))
-                .order_by(Resident.id)
+                select(Resident.id, Resident.phone, Resident.reachable, Resident.language).where(
+                    Resident.id.in_(chunk)
+                )
             ).all()
             locations += conn.execute(
                 select(Location.resident_id, Location.lon, Location.lat).where(
@@ -284,7 +307,7 @@ class Register:
     def _rebuild_snapshot(self) -> None:
         try:
             with self.engine.connect() as conn:
-                fresh = load_snapshot(conn, versions(conn)[0])
+                fresh = self._from_sql(conn, versions(conn)[0])
             with self._lock:
                 if fresh.version >= self._snapshot.version:
                     self._install(fresh)
@@ -336,10 +359,17 @@ def build_snapshot(
         np.array([r[3] for r in residents], dtype=str), return_inverse=True
     )
 
-    n = len(locations)
-    flat = np.fromiter((v for row in locations for v in row), dtype=np.float64, count=3 * n)
-    flat = flat.reshape(n, 3)
-    loc_resident = np.searchsorted(resident_ids, flat[:, 0].astype(np.int64)).astype(np.int32)
+    flat = np.fromiter(
+        (v for row in locations for v in row), dtype=np.float64, count=3 * len(locations)
+    ).reshape(len(locations), 3)
+    owners = flat[:, 0].astype(np.int64)
+    loc_resident = np.searchsorted(resident_ids, owners)
+    # places of residents committed after the residents were read: the change log (a version
+    # after this snapshot's) brings them in with their resident
+    held = loc_resident < len(resident_ids)
+    held[held] = resident_ids[loc_resident[held]] == owners[held]
+    flat, loc_resident = flat[held], loc_resident[held].astype(np.int32)
+    n = len(flat)
     xs, ys = flat[:, 1], flat[:, 2]
     grid = grid or int(min(max(np.sqrt(n / POINTS_PER_CELL), 4), 1024))
     if n:

@@ -36,7 +36,7 @@ def import_rows(engine, batch: int, rows: int, rng) -> None:
     lats = rng.uniform(SOUTH, NORTH, rows)
     lons = rng.uniform(WEST, EAST, rows)
     lines = "".join(
-        f"i{batch}-{k},+4798{batch:02d}{k:05d},{lats[k]:.6f},{lons[k]:.6f}\n" for k in range(rows)
+        f"i{batch}-{k},+4745{batch}{k:05d},{lats[k]:.6f},{lons[k]:.6f}\n" for k in range(rows)
     )
     with Session(engine) as session:
         report = import_bytes(

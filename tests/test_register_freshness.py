@@ -12,13 +12,15 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from test_targeting import areas
 
-from alerting.models import Location, OptOut, RegisterChange, Resident, utcnow
+from alerting import targeting
+from alerting.models import Location, OptOut, RegisterChange, RegisterVersion, Resident, utcnow
 from alerting.register_changes import bump_register
 from alerting.register_import import import_bytes
 from alerting.retention import apply_retention
+from alerting.snapshot_files import SnapshotStore
 from alerting.targeting import Register
 
 xs = st.floats(9.7, 10.9)
@@ -232,3 +234,49 @@ def test_a_cache_older_than_the_pruned_change_log_reloads_whole(app, session):
     stale = register._snapshot
     assert register.target(SQUARE).counts["residents"] == 2
     assert register._snapshot is not stale  # the log could not patch it: reloaded
+
+
+def test_processes_on_one_machine_share_the_snapshot_file(app, session, tmp_path, monkeypatch):
+    """The first process writes the arrays beside the database's epoch; the next maps them and
+    patches what changed since from the log, without reading every row again."""
+    engine = app.extensions["alerting.engine"]
+    session.add_all(
+        Resident(phone=f"+479100{i:04d}", locations=[Location(lon=10.5, lat=60.5)])
+        for i in range(20)
+    )
+    session.commit()
+    first = Register(engine, store=SnapshotStore(tmp_path / "snapshots"))
+    assert first.target(SQUARE).counts["residents"] == 20
+    assert isinstance(first._snapshot.xs, np.memmap)  # its own copy dropped for the file's
+    session.add(Resident(phone="+4791009999", locations=[Location(lon=10.7, lat=60.5)]))
+    session.commit()
+
+    full_loads = []
+    monkeypatch.setattr(targeting, "load_snapshot", lambda *a: full_loads.append(a))
+    second = Register(engine, store=SnapshotStore(tmp_path / "snapshots"))
+    assert second.target(SQUARE).counts == {"residents": 21, "phones": 21, "opted_out": 0}
+    assert full_loads == [] and isinstance(second._snapshot.xs, np.memmap)
+
+
+def test_snapshot_files_of_a_database_made_again_are_not_used(app, session, tmp_path):
+    engine = app.extensions["alerting.engine"]
+    session.add(Resident(phone="+4791000001", locations=[Location(lon=10.5, lat=60.5)]))
+    session.commit()
+    assert (
+        Register(engine, store=SnapshotStore(tmp_path / "snapshots"))
+        .target(SQUARE)
+        .counts["residents"]
+        == 1
+    )
+    # the database is made again: versions start over, the register is different
+    empty(session)
+    session.execute(update(RegisterVersion).values(locations=0, epoch="another"))
+    session.commit()
+    assert (
+        Register(engine, store=SnapshotStore(tmp_path / "snapshots"))
+        .target(SQUARE)
+        .counts["residents"]
+        == 0
+    )
+    epochs = {p.name.split("-")[1] for p in (tmp_path / "snapshots").iterdir()}
+    assert len(epochs) == 2 and "another" in epochs  # each database's own file

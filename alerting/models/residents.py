@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, time
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Time
@@ -119,6 +120,9 @@ class RegisterVersion(Base):
     opt_outs: Mapped[int] = mapped_column(Integer, default=0)
     # the change log holds every change after this `locations` version (older ones are pruned)
     changes_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # names this database's snapshot files (alerting.snapshot_files): a database made again
+    # starts its versions again, and must not be mistaken for the one the files came from
+    epoch: Mapped[str | None] = mapped_column(String(32), default=lambda: secrets.token_hex(8))
 
 
 class RegisterChange(Base):
