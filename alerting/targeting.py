@@ -94,9 +94,7 @@ def patched(
     and (resident_id, lon, lat), in place of what it held for them."""
     ids = np.fromiter(changed, dtype=np.int64, count=len(changed))
     masked = o.masked.copy()
-    at = np.searchsorted(s.resident_ids, ids)
-    known = at < len(s.resident_ids)
-    known[known] = s.resident_ids[at[known]] == ids[known]
+    at, known = positions(s.resident_ids, ids)
     masked[at[known]] = True
 
     kept = ~np.isin(o.resident_ids, ids)
@@ -149,9 +147,7 @@ class Target:
         # the overlay's phones: those the snapshot knows join its mask, the others stand apart
         theirs = np.unique(o.phones[self._overlay_residents])
         theirs = theirs[theirs != ""]
-        at = np.searchsorted(s.phones, theirs)
-        known = at < len(s.phones)
-        known[known] = s.phones[at[known]] == theirs[known]
+        at, known = positions(s.phones, theirs)
         self._phone_mask[at[known]] = True
         self._extra = theirs[~known]
         self._opted_mask = self._phone_mask & opted
@@ -317,6 +313,14 @@ class Register:
             self._rebuild = None
 
 
+def positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `values` sits in `sorted_values`, and whether it is there at all."""
+    at = np.searchsorted(sorted_values, values)
+    found = at < len(sorted_values)
+    found[found] = sorted_values[at[found]] == values[found]
+    return at, found
+
+
 def overlay_inside(o: Overlay, area) -> np.ndarray:
     """Indices of the overlay's places inside the area or on its edge."""
     if not len(o.xs) or area.is_empty:
@@ -363,11 +367,9 @@ def build_snapshot(
         (v for row in locations for v in row), dtype=np.float64, count=3 * len(locations)
     ).reshape(len(locations), 3)
     owners = flat[:, 0].astype(np.int64)
-    loc_resident = np.searchsorted(resident_ids, owners)
     # places of residents committed after the residents were read: the change log (a version
     # after this snapshot's) brings them in with their resident
-    held = loc_resident < len(resident_ids)
-    held[held] = resident_ids[loc_resident[held]] == owners[held]
+    loc_resident, held = positions(resident_ids, owners)
     flat, loc_resident = flat[held], loc_resident[held].astype(np.int32)
     n = len(flat)
     xs, ys = flat[:, 1], flat[:, 2]
