@@ -143,14 +143,19 @@ class Alert(Base):
     review_comment: Mapped[str] = mapped_column(Text, default="")
     # set when retention replaced the alert's phone numbers by their HMAC (RETENTION_DAYS)
     redacted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # text spoken to landlines per language (None: the SMS texts are spoken)
+    spoken_texts: Mapped[dict | None] = mapped_column(JSON)
+    # call mobiles whose SMS is still undelivered this many minutes after sending (None: never)
+    call_undelivered_after: Mapped[int | None] = mapped_column(Integer)
 
 
 class Message(Base):
-    """One SMS to one phone for one alert; unique per (alert, phone) so a replay cannot double."""
+    """One SMS or one voice call to one phone for one alert; unique per (alert, phone, channel)
+    so a replay cannot double."""
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("alert_id", "phone", name="uq_messages_alert_phone"),
+        UniqueConstraint("alert_id", "phone", "channel", name="uq_messages_alert_phone_channel"),
         Index("ix_messages_status_next", "status", "next_attempt_at"),
     )
 
@@ -163,6 +168,12 @@ class Message(Base):
     )
     language: Mapped[str] = mapped_column(String(8), default="")
     body: Mapped[str] = mapped_column(Text)
+    # sms | voice (a landline is called and the text spoken)
+    channel: Mapped[str] = mapped_column(String(10), default="sms", server_default="sms")
+    # a call's "press 1": the recipient confirmed hearing the message
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # which SMS provider took the message (twilio | vonage); None before hand-over
+    provider: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[str | None] = mapped_column(String(20))

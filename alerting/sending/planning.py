@@ -170,9 +170,10 @@ def message_rows(
 
 def insert_ignore(engine: Engine):
     table = Message.__table__
+    conflict = ["alert_id", "phone", "channel"]
     if engine.dialect.name == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing(index_elements=["alert_id", "phone"])
-    return sqlite_insert(table).on_conflict_do_nothing(index_elements=["alert_id", "phone"])
+        return pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)
 
 
 def send_job_id(alert_id: int, lo: int, hi: int) -> str:
