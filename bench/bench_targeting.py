@@ -31,12 +31,12 @@ from bench.common import (
     NORTH,
     SOUTH,
     WEST,
+    fill_points,
     fill_register,
     fresh_database,
-    insert_residents,
     median_ms,
 )
-from bench.country import KM_LAT, KM_LON, copy_register, country
+from bench.country import KM_LAT, KM_LON, country
 
 
 def star_at(cx: float, cy: float, radius_km: float, vertices: int = 60) -> Polygon:
@@ -156,13 +156,7 @@ def main() -> None:
     if args.spread == "country":
         lons, lats, towns = country(args.locations)
         areas = country_areas(lons, lats, towns)
-        if engine.dialect.name == "postgresql":
-            copy_register(engine, lons, lats)
-        else:
-            n = args.locations
-            ids = np.arange(1, n + 1)
-            phones = [f"+479{(i - 1 if i % 5 == 1 else i):08d}" for i in ids]
-            insert_residents(engine, lons, lats, phones, reachable=ids % 33 != 0)
+        fill_points(engine, lons, lats)
         del lons, lats, towns
     else:
         fill_register(engine, args.locations)
@@ -203,7 +197,7 @@ def main() -> None:
                 lambda a=area: postgis(engine, a), max(5, args.repeat // 3)
             )
             assert gis_count == target.counts["residents"]
-            gis, ratio = f"{gis_ms:.1f} ms", f"{gis_ms / grid_ms:.0f}×"
+            gis, ratio = f"{gis_ms:.1f} ms", f"{gis_ms / grid_ms:.1f}×"
         print(
             f"| {label} | {target.counts['residents']:,} | {grid_ms:.1f} ms | {sql} "
             f"| {gis} | {ratio} |",

@@ -1,15 +1,12 @@
 """A register spread like a country, for the national-scale benchmarks: a few hundred towns of
 Zipf-like sizes (dense centres thinning out), sparse countryside and clusters of cabins, over
-southern Norway (5–12° E, 58–64° N). Numpy only, seeded, so every run sees the same register;
-PostgreSQL is filled with COPY (10,000,000 rows in minutes, not the ORM's hours)."""
+southern Norway (5–12° E, 58–64° N). Numpy only, seeded, so every run sees the same register."""
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
-from sqlalchemy import Engine, text
 
 WEST, SOUTH, EAST, NORTH = 5.0, 58.0, 12.0, 64.0
 KM_LAT = 1 / 111.0  # degrees of latitude per km
@@ -45,46 +42,3 @@ def country(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     owner_town = np.concatenate((town, np.full(cabins + countryside, -1)))
     order = rng.permutation(n)
     return lons[order], lats[order], owner_town[order]
-
-
-def copy_register(engine: Engine, lons: np.ndarray, lats: np.ndarray, chunk: int = 500_000) -> None:
-    """Residents with one home each, by COPY (PostgreSQL): every 5th phone shared by two
-    residents, 3% fixed lines (unreachable by SMS), as bench.common.fill_register."""
-    n = len(lons)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for start in range(0, n, chunk):
-            ids = np.arange(start + 1, min(start + chunk, n) + 1)
-            phones = np.where(ids % 5 == 1, ids - 1, ids)
-            residents = io.StringIO()
-            for i, phone in zip(ids.tolist(), phones.tolist(), strict=True):
-                reachable = "f" if i % 33 == 0 else "t"
-                residents.write(
-                    f"{i}\tb{i}\t\t+479{phone:08d}\t{reachable}\tnb\timport\t[]\tf\tf\t"
-                    "2026-01-01\t2026-01-01\n"
-                )
-            with cursor.copy(
-                "COPY residents (id, external_id, name, phone, reachable, language, source, "
-                "declined_categories, paused, exercise_volunteer, created_at, updated_at) "
-                "FROM STDIN"
-            ) as copy:
-                copy.write(residents.getvalue())
-            locations = io.StringIO()
-            for i, x, y in zip(
-                ids.tolist(), lons[ids - 1].tolist(), lats[ids - 1].tolist(), strict=True
-            ):
-                locations.write(f"{i}\t{i}\thome\t{y!r}\t{x!r}\t\n")
-            with cursor.copy(
-                "COPY locations (id, resident_id, label, lat, lon, address) FROM STDIN"
-            ) as copy:
-                copy.write(locations.getvalue())
-        cursor.execute("SELECT setval('residents_id_seq', %s)", (n,))
-        cursor.execute("SELECT setval('locations_id_seq', %s)", (n,))
-        raw.commit()
-    finally:
-        raw.close()
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE register_version SET locations = locations + 1"))
-        conn.execute(text("ANALYZE residents"))
-        conn.execute(text("ANALYZE locations"))
