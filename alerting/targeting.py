@@ -1,8 +1,11 @@
 """The one place that turns an area into recipients, for the preview and for the send alike.
 
-The register's points live in memory as numpy arrays sorted into a grid of cells. A query classifies
-the cells under the area with Shapely (wholly inside / outside / on the boundary) and tests only the
-points of boundary cells, so a preview runs on every vertex while a coordinator draws. Changes reach
+The register's points live in memory as numpy arrays sorted along a Z-order curve, so every node of
+a quadtree over them is one contiguous run of points. A query walks the quadtree level by level,
+classifying nodes with Shapely (wholly inside / outside / on the boundary), splits only boundary
+nodes that still hold many points and tests the points of the small ones, so dense towns and empty
+mountains cost the same per metre of boundary and a preview runs on every vertex while a
+coordinator draws. Changes reach
 every process without reloading every point: each preview reads the register's version
 (`alerting.register_changes`) and, when it moved, reads only the residents changed since into an
 overlay that masks their old rows; a rebuild in the background folds a grown overlay into a new
@@ -22,6 +25,7 @@ from sqlalchemy import Engine, select
 
 from alerting.models import Location, OptOut, Resident
 from alerting.register_changes import changed_since, epoch, versions
+from alerting.register_columns import Columns, columns_of, read_columns
 
 if TYPE_CHECKING:
     from alerting.snapshot_files import SnapshotStore
@@ -29,8 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay residents + places: about 5 ms a preview; then a rebuild
 PATCH_CHUNK = 5_000  # ids per IN (...) when reading changed residents
-POINTS_PER_CELL = 250  # measured: fewer, larger cells beat many small ones (bench_targeting)
-EPS = 1e-9  # cell boxes are widened by this so rounding never drops a point on a cell edge
+LEAF = 128  # measured (bench_targeting): testing this many points costs about one node's split
+DEPTH = 16  # quadtree levels: 65,536 nodes per side, under a metre across a country
+EPS = 1e-9  # node boxes are widened by this so rounding never drops a point on a node's edge
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,15 @@ class Snapshot:
     """The register as arrays; point i belongs to resident row loc_resident[i]."""
 
     version: int
-    xs: np.ndarray  # float64, points ordered by grid cell
+    xs: np.ndarray  # float64, points in Z-order
     ys: np.ndarray
     loc_resident: np.ndarray  # int32 index into resident_ids
-    grid: int  # cells per side
-    cell_start: np.ndarray  # int64, grid*grid + 1 offsets into the point arrays
-    x0: float
+    codes: np.ndarray  # uint32 Z-order code of each point, ascending
+    x0: float  # the quadtree's root box: x0, y0, width and height in degrees
     y0: float
-    cw: float  # cell width and height in degrees
-    ch: float
+    width: float
+    height: float
+    leaf: int  # a boundary node with at most this many points has them tested one by one
     resident_ids: np.ndarray  # int64, sorted
     resident_phone: np.ndarray  # int32 index into phones, -1 when not reachable
     resident_language: np.ndarray  # int16 index into languages
@@ -135,7 +140,8 @@ class Target:
         overlay_hits: np.ndarray,
     ) -> None:
         self._s, self._o = s, o
-        self._hits = hits[~o.masked[s.loc_resident[hits]]]
+        # a snapshot without changed residents (the common case) has nothing to mask
+        self._hits = hits[~o.masked[s.loc_resident[hits]]] if o.masked.any() else hits
         self._overlay_hits = overlay_hits
         resident_mask = np.zeros(len(s.resident_ids), dtype=bool)
         resident_mask[s.loc_resident[self._hits]] = True
@@ -336,77 +342,84 @@ def opted_mask(s: Snapshot, opted_out: frozenset[str]) -> np.ndarray:
 
 
 def load_snapshot(conn, version: int) -> Snapshot:
-    """Read every location and resident once; raw cursors because ORM rows are 100× slower."""
-    dbapi = conn.connection.dbapi_connection
-    cursor = dbapi.cursor()
-    cursor.execute("SELECT id, phone, reachable, language FROM residents ORDER BY id")
-    residents = cursor.fetchall()
-    cursor.execute("SELECT resident_id, lon, lat FROM locations")
-    locations = cursor.fetchall()
-    cursor.close()
-    return build_snapshot(residents, locations, version)
+    """Read every location and resident once (alerting.register_columns: binary arrays on
+    PostgreSQL, raw cursors elsewhere, because ORM rows are 100× slower)."""
+    return snapshot_of(read_columns(conn), version)
 
 
 def build_snapshot(
-    residents: list, locations: list, version: int = 0, grid: int | None = None
+    residents: list, locations: list, version: int = 0, leaf: int = LEAF
 ) -> Snapshot:
     """Arrays from (id, phone, reachable, language) rows by id and (resident_id, lon, lat) rows."""
-    resident_ids = np.fromiter((r[0] for r in residents), dtype=np.int64, count=len(residents))
-    reachable = np.fromiter((bool(r[2]) for r in residents), dtype=bool, count=len(residents))
-    phone_strings = np.array([r[1] for r in residents], dtype=str)
-    phones, phone_index = np.unique(np.where(reachable, phone_strings, ""), return_inverse=True)
+    return snapshot_of(columns_of(residents, locations), version, leaf)
+
+
+def snapshot_of(c: Columns, version: int = 0, leaf: int = LEAF) -> Snapshot:
+    """The Z-ordered snapshot of the register's columns."""
+    phones, phone_index = np.unique(
+        np.where(c.reachable, c.phones, c.phones.dtype.type()), return_inverse=True
+    )
     resident_phone = phone_index.astype(np.int32)
-    if len(phones) and phones[0] == "":
+    if len(phones) and not phones[0]:
         resident_phone -= 1  # "" sorts first: the unreachable residents become -1
         phones = phones[1:]
-    languages, language_index = np.unique(
-        np.array([r[3] for r in residents], dtype=str), return_inverse=True
-    )
+    languages, language_index = np.unique(c.languages, return_inverse=True)
 
-    flat = np.fromiter(
-        (v for row in locations for v in row), dtype=np.float64, count=3 * len(locations)
-    ).reshape(len(locations), 3)
-    owners = flat[:, 0].astype(np.int64)
     # places of residents committed after the residents were read: the change log (a version
     # after this snapshot's) brings them in with their resident
-    loc_resident, held = positions(resident_ids, owners)
-    flat, loc_resident = flat[held], loc_resident[held].astype(np.int32)
-    n = len(flat)
-    xs, ys = flat[:, 1], flat[:, 2]
-    grid = grid or int(min(max(np.sqrt(n / POINTS_PER_CELL), 4), 1024))
-    if n:
+    loc_resident, held = positions(c.resident_ids, c.owners)
+    xs, ys, loc_resident = c.xs[held], c.ys[held], loc_resident[held].astype(np.int32)
+    if len(xs):
         x0, y0 = float(xs.min()), float(ys.min())
-        cw = max((float(xs.max()) - x0) / grid, 1e-7)
-        ch = max((float(ys.max()) - y0) / grid, 1e-7)
+        width = max(float(xs.max()) - x0, 1e-7)
+        height = max(float(ys.max()) - y0, 1e-7)
     else:
-        x0 = y0 = 0.0
-        cw = ch = 1.0
-    cells = _cell_of(xs, ys, x0, y0, cw, ch, grid)
-    order = np.argsort(cells, kind="stable")
-    cell_start = np.searchsorted(cells[order], np.arange(grid * grid + 1))
+        x0, y0, width, height = 0.0, 0.0, 1.0, 1.0
+    side = 1 << DEPTH
+    codes = z_order(
+        np.clip(((xs - x0) / width * side).astype(np.int64), 0, side - 1),
+        np.clip(((ys - y0) / height * side).astype(np.int64), 0, side - 1),
+    ).astype(np.uint32)
+    order = np.argsort(codes, kind="stable")
     return Snapshot(
         version=version,
         xs=np.ascontiguousarray(xs[order]),
         ys=np.ascontiguousarray(ys[order]),
         loc_resident=loc_resident[order],
-        grid=grid,
-        cell_start=cell_start,
+        codes=codes[order],
         x0=x0,
         y0=y0,
-        cw=cw,
-        ch=ch,
-        resident_ids=resident_ids,
+        width=width,
+        height=height,
+        leaf=leaf,
+        resident_ids=c.resident_ids,
         resident_phone=resident_phone,
         resident_language=language_index.astype(np.int16),
-        phones=phones,
-        languages=[str(lang) for lang in languages],
+        phones=_text(phones),
+        languages=[str(lang) for lang in _text(languages)],
     )
 
 
-def _cell_of(xs, ys, x0, y0, cw, ch, grid: int) -> np.ndarray:
-    cx = np.clip(((xs - x0) / cw).astype(np.int64), 0, grid - 1)
-    cy = np.clip(((ys - y0) / ch).astype(np.int64), 0, grid - 1)
-    return cy * grid + cx
+def z_order(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """Interleave the bits of ix (even bits) and iy (odd bits): a node's code is the prefix of
+    every code beneath it."""
+    return _spread(ix) | (_spread(iy) << 1)
+
+
+def _spread(v: np.ndarray) -> np.ndarray:
+    """The 16 low bits of v, one zero bit between each."""
+    v = v.astype(np.uint64) & 0xFFFF
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    return (v | (v << 1)) & 0x55555555
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """str values; bytes padded with spaces (the binary COPY) are stripped and decoded."""
+    if values.dtype.kind == "S":
+        return np.char.rstrip(values).astype(str)
+    return values
 
 
 def query(s: Snapshot, opted_out: frozenset[str], area) -> Target:
@@ -423,34 +436,40 @@ def points_inside(s: Snapshot, area) -> np.ndarray:
     none = np.zeros(0, dtype=np.int64)
     if not len(s.xs) or area.is_empty:
         return none
-    minx, miny, maxx, maxy = area.bounds
-    c0 = max(int((minx - s.x0) / s.cw) - 1, 0)
-    c1 = min(int((maxx - s.x0) / s.cw) + 1, s.grid - 1)
-    r0 = max(int((miny - s.y0) / s.ch) - 1, 0)
-    r1 = min(int((maxy - s.y0) / s.ch) + 1, s.grid - 1)
-    if c0 > c1 or r0 > r1:
-        return none
-    cx, cy = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1))
-    cx, cy = cx.ravel(), cy.ravel()
-    cells = cy * s.grid + cx
-    nonempty = s.cell_start[cells + 1] > s.cell_start[cells]
-    cells, cx, cy = cells[nonempty], cx[nonempty], cy[nonempty]
-    boxes = shapely.box(
-        s.x0 + cx * s.cw - EPS,
-        s.y0 + cy * s.ch - EPS,
-        s.x0 + (cx + 1) * s.cw + EPS,
-        s.y0 + (cy + 1) * s.ch + EPS,
-    )
     shapely.prepare(area)
-    touching = shapely.intersects(area, boxes)
-    inside = touching.copy()
-    inside[touching] = shapely.covers(area, boxes[touching])
-    starts, ends = s.cell_start[cells], s.cell_start[cells + 1]
-    whole = _ranges(starts[inside], ends[inside])  # every point of a cell wholly inside
-    edge = touching & ~inside
-    candidates = _ranges(starts[edge], ends[edge])  # points of cells on the boundary: test each
-    tested = candidates[shapely.intersects_xy(area, s.xs[candidates], s.ys[candidates])]
-    return np.concatenate((whole, tested))
+    found = []
+    ix = iy = np.zeros(1, dtype=np.int64)  # the root
+    for level in range(DEPTH + 1):
+        shift = np.uint64(2 * (DEPTH - level))
+        prefix = z_order(ix, iy)
+        # keys of the codes' own type: a wider key would copy all the codes at every search
+        start = np.searchsorted(s.codes, (prefix << shift).astype(np.uint32))
+        last = (((prefix + np.uint64(1)) << shift) - np.uint64(1)).astype(np.uint32)
+        end = np.searchsorted(s.codes, last, side="right")
+        held = end > start
+        ix, iy, start, end = ix[held], iy[held], start[held], end[held]
+        w, h = s.width / (1 << level), s.height / (1 << level)
+        boxes = shapely.box(
+            s.x0 + ix * w - EPS,
+            s.y0 + iy * h - EPS,
+            s.x0 + (ix + 1) * w + EPS,
+            s.y0 + (iy + 1) * h + EPS,
+        )
+        touching = shapely.intersects(area, boxes)
+        inside = touching.copy()
+        inside[touching] = shapely.covers(area, boxes[touching])
+        found.append(_ranges(start[inside], end[inside]))  # every point of a node inside
+        edge = touching & ~inside
+        small = edge & ((end - start <= s.leaf) | (level == DEPTH))
+        candidates = _ranges(start[small], end[small])  # on the boundary: test each point
+        found.append(candidates[shapely.intersects_xy(area, s.xs[candidates], s.ys[candidates])])
+        split = edge & ~small
+        if not split.any():
+            break
+        ix = (2 * ix[split])[:, None] + np.array([0, 1, 0, 1])
+        iy = (2 * iy[split])[:, None] + np.array([0, 0, 1, 1])
+        ix, iy = ix.ravel(), iy.ravel()
+    return np.concatenate(found) if found else none
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def main() -> None:
                 "xs",
                 "ys",
                 "loc_resident",
-                "cell_start",
+                "codes",
                 "resident_ids",
                 "resident_phone",
                 "resident_language",

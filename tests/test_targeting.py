@@ -76,9 +76,9 @@ def test_grid_query_matches_point_by_point_covers(data):
     area = data.draw(areas())
     residents, locations = data.draw(registers(area))
     opted_out = frozenset(p for _id, p, _r, _l in residents[::3])
-    grid = data.draw(st.sampled_from([None, 16, 64]))  # fine grids put whole cells inside
+    leaf = data.draw(st.sampled_from([128, 4, 1]))  # small leaves put whole nodes inside
 
-    got = query(build_snapshot(residents, locations, grid=grid), opted_out, area)
+    got = query(build_snapshot(residents, locations, leaf=leaf), opted_out, area)
 
     inside_ids = {rid for rid, x, y in locations if area.covers(Point(x, y))}
     reachable = {rid: phone for rid, phone, ok, _l in residents if ok}
