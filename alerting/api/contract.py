@@ -61,7 +61,6 @@ class Operation:
     query: type[BaseModel] | None = None
     headers: type[BaseModel] | None = None
     public: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def operation(summary: str, **spec: Any) -> Callable[[Callable], Callable]:
@@ -124,14 +123,36 @@ def refusal(model: type[BaseModel], error: dict[str, Any]) -> Exception:
     loc = error["loc"]
     name, info = _field_named(model, loc[0]) if loc else (None, None)
     label = ".".join(str(part) for part in loc) or "the body"
+    expected = _expected(model, loc)
     if error["type"] == "missing" and info is not None:
         for meta in info.metadata:
             if isinstance(meta, Domain):
                 meta.check(None)  # raises the domain's refusal of "not given"
-        return JSONInputError(f"missing {label}", f"give {label}: {_expected(model, name)}")
-    if name is None:
-        return JSONInputError(f"invalid {label}", "it is not a field of this request")
-    return JSONInputError(f"invalid {label}", f"{name} is {_expected(model, name)}")
+        return JSONInputError(f"missing {label}", f"give {label}: {expected}")
+    return JSONInputError(f"invalid {label}", f"{label} is {expected}")
+
+
+def _expected(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """What the value at `loc` must be, in words, from the model's JSON schema."""
+    schema = model.model_json_schema(by_alias=False)
+    defs = schema.get("$defs", {})
+    for part in loc:
+        schema = _resolved(schema, defs)
+        if isinstance(part, int):
+            schema = schema.get("items", {})
+        else:
+            extra = schema.get("additionalProperties")
+            extra = extra if isinstance(extra, dict) else {}
+            schema = schema.get("properties", {}).get(part, extra)
+    return _words(schema, defs)
+
+
+def _resolved(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with a $ref followed and a nullable union reduced to its non-null member."""
+    if "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    options = [o for o in schema.get("anyOf", ()) if o.get("type") != "null"]
+    return _resolved(options[0], defs) if len(options) == 1 else schema
 
 
 _TYPE_WORDS = {
@@ -145,13 +166,6 @@ _TYPE_WORDS = {
 }
 
 
-def _expected(model: type[BaseModel], name: str | None) -> str:
-    """What a field must be, in words, from its JSON schema (enum, type, limits)."""
-    schema = model.model_json_schema()
-    prop = schema.get("properties", {}).get(name or "", {})
-    return _words(prop, schema.get("$defs", {}))
-
-
 def _words(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in schema:
         return _words(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), defs)
@@ -161,18 +175,21 @@ def _words(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return "one of " + ", ".join(str(v) for v in schema["enum"])
     if "const" in schema:
         return str(schema["const"])
-    words = _TYPE_WORDS.get(schema.get("type", ""), "a value")
-    limits = [
-        f"{label} {schema[key]}"
-        for key, label in (
-            ("minimum", "at least"),
-            ("maximum", "at most"),
-            ("minLength", "of at least"),
-            ("maxLength", "of at most"),
-            ("minItems", "with at least"),
-            ("maxItems", "with at most"),
-        )
-        if key in schema
-    ]
-    unit = {"string": " characters", "array": " items"}.get(schema.get("type", ""), "")
-    return f"{words} {', '.join(limits)}{unit}".rstrip() if limits else words
+    kind = schema.get("type", "")
+    words = _TYPE_WORDS.get(kind, "a value")
+    low, high = (
+        ("minLength", "maxLength")
+        if kind == "string"
+        else ("minItems", "maxItems")
+        if kind == "array"
+        else ("minimum", "maximum")
+    )
+    unit = {"string": " characters", "array": " items"}.get(kind, "")
+    of = " of" if unit else ""
+    if low in schema and high in schema:
+        return f"{words}{of} {'' if unit else 'from '}{schema[low]} to {schema[high]}{unit}"
+    if high in schema:
+        return f"{words}{of} at most {schema[high]}{unit}"
+    if low in schema:
+        return f"{words}{of} at least {schema[low]}{unit}"
+    return words

@@ -44,7 +44,7 @@ EXAMPLE_AREA = {
         [[5.31, 60.385], [5.33, 60.385], [5.33, 60.395], [5.31, 60.395], [5.31, 60.385]]
     ],
 }
-MAX_SPOKEN_MINUTES = 1440  # a day: an SMS not delivered by then gets no call
+MAX_CALL_AFTER_MINUTES = 1440  # a day: an SMS not delivered by then gets no call
 
 
 def _optional(check):
@@ -141,7 +141,7 @@ class NewAlert(Request):
         int | None,
         Field(
             ge=1,
-            le=MAX_SPOKEN_MINUTES,
+            le=MAX_CALL_AFTER_MINUTES,
             description="minutes after which a mobile whose SMS was not delivered is called",
         ),
     ] = None

@@ -24,6 +24,8 @@ from alerting.api.models import Error
 Schema = dict[str, Any]
 PREFIX = "/api/v1/"
 REF = "#/components/schemas/{model}"
+JSON = "application/json"
+REQUEST, ANSWER = "validation", "serialization"  # pydantic's JSON Schema modes
 _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 ERROR_TEXT = {
@@ -48,19 +50,16 @@ def _routes(app: Flask) -> list[tuple[Rule, str, Operation]]:
 
 
 def _models(op: Operation) -> list[tuple[type[BaseModel], str]]:
-    found = [(op.body, "validation")] if isinstance(op.body, type) else []
-    found += [(model, "serialization") for model, _ in op.ok.values() if isinstance(model, type)]
+    found = [(op.body, REQUEST)] if isinstance(op.body, type) else []
+    found += [(model, ANSWER) for model, _ in op.ok.values() if isinstance(model, type)]
     return found
 
 
-def _content(media: str, schema: Schema) -> Schema:
-    return {media: {"schema": schema}}
-
-
-def _body_content(model: type[BaseModel] | RawBody, media: str, refs: dict) -> Schema:
+def _content(model: type[BaseModel] | RawBody, mode: str, refs: dict, media: str) -> Schema:
+    """`{media type: {"schema": ...}}` of a body or an answer."""
     if isinstance(model, RawBody):
-        return _content(model.media_type, model.schema)
-    return _content(media, refs[(model, "validation")])
+        return {model.media_type: {"schema": model.schema}}
+    return {media: {"schema": refs[(model, mode)]}}
 
 
 def _parameters(rule: Rule, op: Operation) -> list[Schema]:
@@ -99,18 +98,13 @@ def _operation(rule: Rule, view: Any, op: Operation, refs: dict) -> Schema:
         "description": f"{op.description}\n\nRole: {role_text}.".strip(),
         "tags": [op.tag or rule.rule.removeprefix(PREFIX).split("/")[0]],
         "responses": {
-            str(status): {
-                "description": text,
-                "content": _body_content(model, "application/json", refs)
-                if isinstance(model, RawBody)
-                else _content("application/json", refs[(model, "serialization")]),
-            }
+            str(status): {"description": text, "content": _content(model, ANSWER, refs, JSON)}
             for status, (model, text) in sorted(op.ok.items())
         }
         | {
             str(code): {
                 "description": ERROR_TEXT[code],
-                "content": _content("application/json", refs[(Error, "serialization")]),
+                "content": _content(Error, ANSWER, refs, JSON),
             }
             for code in sorted(op.errors)
         },
@@ -120,17 +114,17 @@ def _operation(rule: Rule, view: Any, op: Operation, refs: dict) -> Schema:
     if op.body is not None:
         spec["requestBody"] = {
             "required": True,
-            "content": _body_content(op.body, op.body_media, refs),
+            "content": _content(op.body, REQUEST, refs, op.body_media),
         }
     if op.public:
         spec["security"] = []
-    return spec | op.extra
+    return spec
 
 
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document of `app`'s /api/v1 routes."""
     routes = _routes(app)
-    wanted = {(Error, "serialization")}
+    wanted = {(Error, ANSWER)}
     for _, _, op in routes:
         wanted.update(_models(op))
     refs, defs = models_json_schema(sorted(wanted, key=lambda m: m[0].__name__), ref_template=REF)
@@ -166,7 +160,7 @@ def document(app: Flask) -> dict[str, Any]:
 @bp.get("/openapi.json")
 @operation(
     "This description",
-    ok={200: (RawBody("application/json", {"type": "object"}), "the OpenAPI 3.1 document")},
+    ok={200: (RawBody(JSON, {"type": "object"}), "the OpenAPI 3.1 document")},
     errors=(),
     public=True,
 )
