@@ -21,7 +21,7 @@ from schemathesis.generation import GenerationMode
 from stack import LiveApp
 from staff_helpers import make_staff, sign_in
 
-from alerting.api.models import EXAMPLE_AREA
+from alerting.api.request_models import EXAMPLE_AREA
 from alerting.models import CATEGORIES
 
 EXAMPLES = 25  # per operation and mode: about a minute for the whole API

@@ -15,9 +15,10 @@ from alerting.alerts import (
     send_draft,
 )
 from alerting.api import bp
+from alerting.api.answer_models import Alert as AlertAnswer
+from alerting.api.answer_models import AlertList, Created
 from alerting.api.contract import operation
-from alerting.api.models import Alert as AlertAnswer
-from alerting.api.models import AlertList, AlertQuery, Created, FollowUp, NewAlert, Rejection
+from alerting.api.request_models import AlertQuery, FollowUp, NewAlert, Rejection
 from alerting.auth import principal, require_role
 from alerting.db import db
 from alerting.models import Alert

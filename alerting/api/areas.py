@@ -7,8 +7,9 @@ from flask import jsonify
 from alerting import current
 from alerting.api import bp
 from alerting.api.alerts import WRITE
+from alerting.api.answer_models import ImportReport, Preview
 from alerting.api.contract import operation
-from alerting.api.models import AreaImport, AreaRequest, ImportReport, Preview
+from alerting.api.request_models import AreaImport, AreaRequest
 from alerting.areas import parse_area
 from alerting.auth import principal, require_role
 from alerting.db import db

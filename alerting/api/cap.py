@@ -8,8 +8,9 @@ from flask import Response, jsonify, request
 from alerting import current
 from alerting.api import bp
 from alerting.api.alerts import WRITE
+from alerting.api.answer_models import CapDone, CapParsed
 from alerting.api.contract import RawBody, operation
-from alerting.api.models import CapDone, CapParsed, CapText
+from alerting.api.request_models import CapText
 from alerting.auth import principal, require_role
 from alerting.cap.documents import document_of
 from alerting.cap.export import MIME

@@ -6,9 +6,10 @@ from flask import jsonify
 
 from alerting.api import bp
 from alerting.api.alerts import WRITE
+from alerting.api.answer_models import TestGroup
 from alerting.api.areas import checked_area
 from alerting.api.contract import operation
-from alerting.api.models import AreaRequest, TestGroup
+from alerting.api.request_models import AreaRequest
 from alerting.auth import require_role
 from alerting.db import db
 from alerting.exercises import test_group_counts

@@ -3,8 +3,8 @@ contract is no secret; the interactive page built on it is for staff, alerting.s
 
 Generated, not written: the paths are the app's own /api/v1 routes, each described by the
 `@operation` that also validates its requests (alerting.api.contract), and the schemas are the
-JSON Schema of the pydantic models in alerting.api.models. A route without an `@operation` is
-left out, and tests/test_openapi.py fails on it.
+JSON Schema of the pydantic models in alerting.api.request_models and answer_models. A route
+without an `@operation` is left out, and tests/test_openapi.py fails on it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.routing import Rule
 
 from alerting.api import bp
+from alerting.api.answer_models import Error
 from alerting.api.contract import Operation, RawBody, operation
-from alerting.api.models import Error
 
 Schema = dict[str, Any]
 PREFIX = "/api/v1/"

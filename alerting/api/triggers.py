@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from alerting.api import bp
+from alerting.api.answer_models import Fired
 from alerting.api.contract import operation
-from alerting.api.models import Fired, TriggerCall, TriggerSignature
+from alerting.api.request_models import TriggerCall, TriggerSignature
 from alerting.db import db
 from alerting.triggers import TriggerRefused, fire
 

@@ -1,5 +1,5 @@
-"""The JSON API's requests and answers as pydantic models: the routes validate with them and the
-OpenAPI document is their JSON Schema (alerting.api.openapi).
+"""The JSON API's requests as pydantic models: the routes validate with them (alerting.api.contract)
+and the OpenAPI document publishes their JSON Schema (alerting.api.openapi).
 
 A request field the domain already checks carries `Domain(check)` with that check (the messages
 people act on live there, in alerting.alerts and alerting.areas); its type, enum and limits are
@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from alerting.alerts import (
     MAX_AREA_NAME,
@@ -33,9 +33,9 @@ from alerting.api.contract import Domain
 from alerting.approval import MAX_COMMENT, check_comment
 from alerting.areas import AreaError
 from alerting.bounded_json import JSONInputError
-from alerting.models import ALERT_STATES, CATEGORIES, MESSAGE_STATES, RESPONSE_TYPES, SEVERITIES
+from alerting.models import CATEGORIES, MESSAGE_STATES, RESPONSE_TYPES, SEVERITIES
 from alerting.triggers import MAX_VALUE
-from alerting.validity import PUBLIC_STATUSES, ValidityError, check_response_type
+from alerting.validity import ValidityError, check_response_type
 
 # what "Try it out" sends: a block in Bergen (the demo's town)
 EXAMPLE_AREA = {
@@ -72,9 +72,7 @@ def _time(field: str):
 Category = Literal[CATEGORIES]
 Severity = Literal[SEVERITIES]
 MessageStatus = Literal[MESSAGE_STATES]
-AlertStatus = Literal[ALERT_STATES]
 ResponseType = Literal[RESPONSE_TYPES]
-Count = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 GeoJSON = Annotated[
     dict[str, Any],
@@ -255,133 +253,3 @@ class TriggerSignature(Request):
     x_alerting_signature: Annotated[
         str, Field(alias="X-Alerting-Signature", description='"sha256=<hex HMAC>"')
     ]
-
-
-# --- answers ----------------------------------------------------------------------------------
-
-
-class Error(BaseModel):
-    """`error` says what is wrong, `detail` how to fix it (shown to people)."""
-
-    error: str
-    detail: str
-
-
-class Created(BaseModel):
-    id: int
-    status: AlertStatus
-    recipients: Count
-
-
-MessageCounts = create_model(
-    "MessageCounts",
-    __doc__="messages per status, every status (zeros included)",
-    **{state: (Count, ...) for state in MESSAGE_STATES},
-)
-
-
-class Failure(BaseModel):
-    error_code: str | None
-    count: Count
-    reason: str | None
-
-
-class Alert(BaseModel):
-    id: int
-    status: AlertStatus
-    exercise: bool
-    category: Category
-    severity: Severity
-    title: str
-    texts: dict[str, str]
-    area_name: str
-    area_id: int | None
-    parent_id: int | None
-    sender: str | None
-    created_by: str
-    recipients: Count | None
-    skipped: Count | None
-    counts: MessageCounts  # type: ignore[valid-type]
-    failures: list[Failure]
-    created_at: datetime | None
-    send_at: datetime | None
-    started_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
-    reviewed_by: str | None
-    reviewed_at: datetime | None
-    review_comment: str | None
-    onset: datetime | None
-    expires: datetime | None
-    response_type: ResponseType | None
-    superseded_by: int | None
-    public_status: Annotated[
-        Literal[PUBLIC_STATUSES] | None,
-        Field(description="what /public says about it; null while it is not there"),
-    ]
-
-
-class AlertList(BaseModel):
-    alerts: list[Alert]
-
-
-class Preview(BaseModel):
-    residents: Count
-    phones: Count
-    opted_out: Count
-    languages: dict[str, Count]
-    bbox: Annotated[
-        list[float], Field(min_length=4, max_length=4, description="[west, south, east, north]")
-    ]
-
-
-class TestGroup(BaseModel):
-    phones: Count
-    staff: Count
-    volunteers: Count
-    opted_out: Count
-
-
-class SavedArea(BaseModel):
-    id: int
-    name: str
-
-
-class UpdatedArea(SavedArea):
-    version: int
-
-
-class RefusedFeature(BaseModel):
-    feature: int
-    name: str
-    reason: str
-
-
-class ImportReport(BaseModel):
-    library: str | None
-    created: list[SavedArea]
-    updated: list[UpdatedArea]
-    refused: list[RefusedFeature]
-
-
-class CapDone(BaseModel):
-    id: int
-    status: AlertStatus
-    done: str
-
-
-class CapParsed(BaseModel):
-    area: dict[str, Any] | None
-    area_name: str
-    title: str
-    texts: dict[str, str]
-    category: Category
-    severity: Severity
-    onset: datetime | None
-    expires: datetime | None
-
-
-class Fired(BaseModel):
-    id: int
-    status: AlertStatus
-    deduplicated: bool
