@@ -165,4 +165,7 @@ def document(app: Flask) -> dict[str, Any]:
     public=True,
 )
 def openapi_json():
-    return jsonify(document(current_app))
+    """Built once per app: the routes and models do not change while it runs."""
+    if "alerting.openapi" not in current_app.extensions:
+        current_app.extensions["alerting.openapi"] = document(current_app)
+    return jsonify(current_app.extensions["alerting.openapi"])
