@@ -8,6 +8,7 @@ what the document publishes. Extra members are ignored, as they always were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -47,7 +48,7 @@ EXAMPLE_AREA = {
 MAX_CALL_AFTER_MINUTES = 1440  # a day: an SMS not delivered by then gets no call
 
 
-def _optional(check):
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A domain check for a field that may be left out (None passes untouched)."""
     return lambda value: None if value is None else check(value)
 
@@ -65,7 +66,7 @@ def _area(value: Any) -> Any:
     return value
 
 
-def _time(field: str):
+def _time(field: str) -> Domain:
     return Domain(partial(parse_time, field=field))
 
 
@@ -103,6 +104,8 @@ class Request(BaseModel):
 
 
 class NewAlert(Request):
+    """An alert to everyone inside `area` (or the saved area `area_id`)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -163,6 +166,8 @@ class NewAlert(Request):
 
 
 class FollowUp(Request):
+    """A follow-up (an all-clear, a resend to failures) to the parent alert's recipients."""
+
     title: Title
     message: Texts
     category: Annotated[
