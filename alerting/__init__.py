@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
 
-from alerting.config import Settings
+    from alerting.config import Settings
+
+    csrf: CSRFProtect
 
 ROOT = Path(__file__).resolve().parent.parent
-csrf = CSRFProtect()
+_CSRF_LOCK = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    """`csrf` is made on first use: importing the package (as `alerting --help` does) then
+    loads no Flask."""
+    if name == "csrf":
+        from flask_wtf.csrf import CSRFProtect
+
+        with _CSRF_LOCK:  # one CSRFProtect, however many threads ask first
+            return globals().setdefault("csrf", CSRFProtect())
+    raise AttributeError(f"module 'alerting' has no attribute {name!r}")
 
 
 def default_instance_path() -> Path:
@@ -21,7 +36,11 @@ def default_instance_path() -> Path:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from `settings` (default: the environment)."""
-    from alerting import api, auth, db, i18n, limits_http, staff, targeting, tiles
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from alerting import api, auth, csrf, db, i18n, limits_http, staff, targeting, tiles
+    from alerting.config import Settings
     from alerting.redis_conn import embedded_redis_url
     from alerting.snapshot_files import SnapshotStore
 

@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 OPERATOR_CATEGORIES = ("water", "info", "test")
 MAX_TEXT = 1600  # Twilio's limit for one message body
 MAX_AREA_NAME = 200  # the width of alerts.area_name
+MAX_TITLE = 200  # the width of alerts.title
 _TIME_HINT = "use ISO 8601 in the years 1 to 9999 in UTC, e.g. 2026-12-01T10:00:00Z"
 
 
@@ -91,13 +92,26 @@ def _check_role(who: Principal, category: str) -> None:
         )
 
 
-def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[str, str]:
-    if category not in CATEGORIES:
+def check_category(value: Any) -> str:
+    if value not in CATEGORIES:
         raise AlertRefused(422, "unknown category", f"choose one of {', '.join(CATEGORIES)}")
-    if severity not in SEVERITIES:
+    return value
+
+
+def check_severity(value: Any) -> str:
+    if value not in SEVERITIES:
         raise AlertRefused(422, "unknown severity", f"choose one of {', '.join(SEVERITIES)}")
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        raise AlertRefused(422, "missing title", "give a title of 1 to 200 characters")
+    return value
+
+
+def check_title(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TITLE:
+        raise AlertRefused(422, "missing title", f"give a title of 1 to {MAX_TITLE} characters")
+    return value
+
+
+def check_texts(texts: Any) -> dict[str, str]:
+    """One text for all, or one per language with a default: stripped, languages normalised."""
     if isinstance(texts, str):
         texts = {"default": texts}
     if not isinstance(texts, dict):
@@ -126,6 +140,13 @@ def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[
             "give a default text for residents whose language has none",
         )
     return clean
+
+
+def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[str, str]:
+    check_category(category)
+    check_severity(severity)
+    check_title(title)
+    return check_texts(texts)
 
 
 def check_area_id(value: Any) -> int | None:
@@ -223,7 +244,15 @@ def parse_only_statuses(value: Any) -> tuple[str, ...] | None:
             "invalid only_statuses",
             f"only_statuses is a list of message statuses: {', '.join(MESSAGE_STATES)}",
         )
+    _check_statuses(value)
     return tuple(value)
+
+
+def _check_statuses(values: list[str] | tuple[str, ...]) -> None:
+    if set(values) - set(MESSAGE_STATES) or not values:
+        raise AlertRefused(
+            422, "unknown message status", f"choose from {', '.join(MESSAGE_STATES)}"
+        )
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -374,11 +403,7 @@ def follow_up(
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
     if only_statuses is not None:
-        unknown = set(only_statuses) - set(MESSAGE_STATES)
-        if unknown or not only_statuses:
-            raise AlertRefused(
-                422, "unknown message status", f"choose from {', '.join(MESSAGE_STATES)}"
-            )
+        _check_statuses(only_statuses)
     now = utcnow()
     parent_onset, parent_expires = in_force_between(parent)
     if only_statuses is not None:

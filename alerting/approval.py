@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import redis
 from flask_babel import force_locale, gettext
@@ -168,15 +169,21 @@ def approve(session: Session, who: Principal, alert_id: int) -> Alert:
     return alert
 
 
-def reject(session: Session, who: Principal, alert_id: int, comment: str) -> Alert:
-    """A second coordinator rejects, saying why: the alert never sends."""
-    if not who.has_role("coordinator"):
-        raise AlertRefused(403, "forbidden", "rejecting an alert needs the coordinator role")
+def check_comment(comment: Any) -> str:
+    """Why an alert is rejected: a text of 1 to MAX_COMMENT characters, stripped."""
     comment = (comment or "").strip() if isinstance(comment, str) else ""
     if not comment:
         raise AlertRefused(422, "missing comment", "say why the alert is rejected")
     if len(comment) > MAX_COMMENT:
         raise AlertRefused(422, "comment too long", f"at most {MAX_COMMENT} characters")
+    return comment
+
+
+def reject(session: Session, who: Principal, alert_id: int, comment: str) -> Alert:
+    """A second coordinator rejects, saying why: the alert never sends."""
+    if not who.has_role("coordinator"):
+        raise AlertRefused(403, "forbidden", "rejecting an alert needs the coordinator role")
+    comment = check_comment(comment)
     alert = _pending(session, alert_id, "rejected")
     if _is_author(who, alert):
         raise AlertRefused(403, "forbidden", "withdraw your own alert instead of rejecting it")

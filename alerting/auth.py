@@ -197,6 +197,7 @@ def require_role(minimum: str, api: bool = False) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.required_role = minimum  # type: ignore[attr-defined]  (the API's description)
         return wrapped
 
     return decorate

@@ -1,30 +1,54 @@
-"""The `alerting` command: database, register, areas, staff, keys, simulator, worker, demo."""
+"""The `alerting` command: database, register, areas, staff, keys, simulator, worker, demo.
+
+Each command imports what it needs when it runs: `alerting --help` loads neither Flask, the
+database code nor the geometry libraries (alerting.cli_app)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-from flask import current_app
-from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
-from alerting import create_app, current
-from alerting.areas import AreaError, parse_area
-from alerting.db import db
-from alerting.models.alerts import CATEGORIES, SEVERITIES
+from alerting.categories import CATEGORIES, RESPONSE_TYPES, SEVERITIES
+from alerting.cli_app import Main
+from alerting.cli_output import Refused, json_option, output, printed_json
+
+ROLES = ("viewer", "operator", "coordinator", "admin")
+# a path, read by the command: an open file would leak when a later option is refused
+AREA_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group(cls=AppGroup)
-@click.pass_context
-def main(ctx: click.Context) -> None:
+@click.group(cls=Main)
+def main() -> None:
     """Geo-targeted SMS alerts."""
-    # Only our commands (a FlaskGroup would add run, shell, routes, -e/-A/--debug and build the
-    # app to list them); `with_appcontext` builds the app from here when a command needs it.
-    if ctx.obj is None:  # `app.test_cli_runner()` passes its own app
-        ctx.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
+
+
+def db() -> Any:
+    """The command's database session."""
+    from alerting.db import db as session
+
+    return session()
+
+
+def _settings() -> Any:
+    from alerting import current
+
+    return current.settings()
+
+
+def _area(data: bytes, where: str) -> Any:
+    """A GeoJSON area from a file, validated like a drawn one; Refused with the reason."""
+    from alerting.areas import AreaError, parse_area
+
+    try:
+        return parse_area(data, _settings().max_area_km2, _settings().max_area_vertices)
+    except AreaError as exc:
+        raise Refused.of(exc, where) from None
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -36,13 +60,16 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@with_appcontext
+@json_option
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
-    from alerting.migrate import upgrade
 
-    upgrade(current_app.extensions["alerting.engine"])
-    click.echo("database is up to date")
+    from flask import current_app
+
+    from alerting.migrate import upgrade as migrate
+
+    migrate(current_app.extensions["alerting.engine"])
+    output({"database": "up to date"}, "database is up to date")
 
 
 # --- register ----------------------------------------------------------------------------------
@@ -71,8 +98,7 @@ def residents_group() -> None:
 )
 @click.option("--allow-outside", is_flag=True, help="Import rows far from the others too.")
 @click.option("--allow-refused", is_flag=True, help="Exit 0 even when rows were refused.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@with_appcontext
+@json_option
 def residents_import(
     file: Path,
     delimiter: str | None,
@@ -81,7 +107,6 @@ def residents_import(
     mapping: Path | None,
     allow_outside: bool,
     allow_refused: bool,
-    as_json: bool,
 ) -> None:
     """Import residents from CSV or .xlsx (external_id,name,phone,language,address,lat,lon,label;
     Norwegian, Swedish and Danish headers are known) or a GeoJSON FeatureCollection of points.
@@ -95,13 +120,13 @@ def residents_import(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map/--mapping") from None
     options = ReadOptions(delimiter, crs, columns, allow_outside)
-    settings = current.settings()
+    settings = _settings()
     try:
         report = import_file(
             db(), file, settings.default_region, settings.default_language, options
         )
     except RegisterFileError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        raise Refused.of(exc, str(file)) from None
     record(
         db(),
         "cli",
@@ -112,9 +137,7 @@ def residents_import(
         refused=len(report.refused),
     )
     db().commit()
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
+    if not printed_json(report.as_dict()):
         for line, reason in report.refused:
             click.echo(f"{file.name}:{line}: refused: {reason}", err=True)
         click.echo(report.summary())
@@ -136,25 +159,18 @@ def areas_group() -> None:
 
 @areas_group.command("preview")
 @click.argument("file", type=click.File("rb"))
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
-@with_appcontext
-def areas_preview(file, as_json: bool) -> None:
+@json_option
+def areas_preview(file) -> None:
     """Count the residents, reachable phones and opted-out numbers inside FILE (GeoJSON)."""
-    try:
-        area = parse_area(file.read(), current.settings().max_area_km2)
-    except AreaError as exc:
-        if as_json:
-            click.echo(json.dumps(exc.as_dict(), ensure_ascii=False))
-            sys.exit(1)
-        raise click.ClickException(str(exc)) from None
+    from alerting import current
+
+    area = _area(file.read(), file.name)
     target = current.register().target(area)
     result = {**target.counts, "languages": target.languages, "bbox": list(area.bounds)}
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False))
-        return
-    click.echo(
+    output(
+        result,
         f"{result['residents']} residents, {result['phones']} reachable phones, "
-        f"{result['opted_out']} opted out"
+        f"{result['opted_out']} opted out",
     )
 
 
@@ -164,15 +180,15 @@ def areas_preview(file, as_json: bool) -> None:
 @click.option("--name-field", help="Attribute naming the areas (default: first unique text).")
 @click.option("--library", help="Library of the areas (default: the file's name, if several).")
 @click.option("--replace", is_flag=True, help="Update saved areas of the same name (a version).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@with_appcontext
-def areas_import(file: Path, crs, name_field, library, replace: bool, as_json: bool) -> None:
+@json_option
+def areas_import(file: Path, crs, name_field, library, replace: bool) -> None:
     """Save the areas of a GIS file (GeoJSON, zipped Shapefile, GeoPackage, KML/KMZ): one per
     feature, reprojected to WGS84. Exits 1 when a feature was refused."""
     from alerting.area_files import save_areas
+    from alerting.areas import AreaError
     from alerting.auth import Principal
 
-    settings = current.settings()
+    settings = _settings()
     try:
         report = save_areas(
             db(),
@@ -187,11 +203,9 @@ def areas_import(file: Path, crs, name_field, library, replace: bool, as_json: b
             max_vertices=settings.max_area_vertices,
         )
     except AreaError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
+        raise Refused.of(exc, str(file)) from None
     db().commit()
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
+    if not printed_json(report.as_dict()):
         for number, name, reason in report.refused:
             click.echo(f"{file.name}: feature {number} {name}: refused: {reason}", err=True)
         click.echo(report.summary())
@@ -209,11 +223,9 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.option("--email", required=True)
-@click.option(
-    "--role", required=True, type=click.Choice(["viewer", "operator", "coordinator", "admin"])
-)
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--password", envvar="ALERTING_NEW_PASSWORD", help="Default: a random one, printed.")
-@with_appcontext
+@json_option
 def users_create(email: str, role: str, password: str | None) -> None:
     """Create a staff account."""
     from sqlalchemy.exc import IntegrityError
@@ -227,10 +239,13 @@ def users_create(email: str, role: str, password: str | None) -> None:
         record(db(), "cli", "users.create", user.email, role=role)
         db().commit()
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused.of(exc) from None
     except IntegrityError:
-        raise click.ClickException(f"a staff account {email} exists already") from None
-    click.echo(f"created {role} {user.email} with password {password}")
+        raise Refused("account exists", f"a staff account {email} exists already") from None
+    output(
+        {"id": user.id, "email": user.email, "role": role, "password": password},
+        f"created {role} {user.email} with password {password}",
+    )
 
 
 @main.group("apikeys")
@@ -244,10 +259,10 @@ def apikeys_group() -> None:
     "--role",
     default="operator",
     show_default=True,
-    type=click.Choice(["viewer", "operator", "coordinator", "admin"]),
+    type=click.Choice(ROLES),
 )
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC) it works.")
-@with_appcontext
+@json_option
 def apikeys_create(name: str, role: str, expires) -> None:
     """Create an API key; it is printed once and stored only hashed."""
     from sqlalchemy.exc import IntegrityError
@@ -256,18 +271,26 @@ def apikeys_create(name: str, role: str, expires) -> None:
     from alerting.auth import create_api_key, end_of_day
 
     try:
-        _row, key = create_api_key(db(), name, role, "cli", end_of_day(expires))
+        row, key = create_api_key(db(), name, role, "cli", end_of_day(expires))
         record(db(), "cli", "apikeys.create", name, role=role)
         db().commit()
     except IntegrityError:
-        raise click.ClickException(f"an API key named {name!r} exists already") from None
-    click.echo(key)
+        raise Refused("key exists", f"an API key named {name!r} exists already") from None
+    output(
+        {
+            "id": row.id,
+            "name": name,
+            "role": role,
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            "key": key,
+        },
+        key,
+    )
 
 
 @apikeys_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@with_appcontext
-def apikeys_list(as_json: bool) -> None:
+@json_option
+def apikeys_list() -> None:
     """Every key: id, name, role, prefix, state, expiry and last use (never the key itself)."""
     from sqlalchemy import select
 
@@ -275,20 +298,19 @@ def apikeys_list(as_json: bool) -> None:
     from alerting.models import ApiKey
 
     keys = db().scalars(select(ApiKey).order_by(ApiKey.id)).all()
-    if as_json:
-        rows = [
-            {
-                "id": key.id,
-                "name": key.name,
-                "role": key.role,
-                "prefix": key.prefix,
-                "state": api_key_state(key),
-                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-                "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-            }
-            for key in keys
-        ]
-        click.echo(json.dumps({"keys": rows}, ensure_ascii=False, indent=2))
+    rows = [
+        {
+            "id": key.id,
+            "name": key.name,
+            "role": key.role,
+            "prefix": key.prefix,
+            "state": api_key_state(key),
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+        }
+        for key in keys
+    ]
+    if printed_json({"keys": rows}):
         return
     for key in keys:
         expires = key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never"
@@ -301,7 +323,7 @@ def apikeys_list(as_json: bool) -> None:
 
 @apikeys_group.command("revoke")
 @click.argument("key_id", type=int)
-@with_appcontext
+@json_option
 def apikeys_revoke(key_id: int) -> None:
     """Revoke a key at once (see `apikeys list` for the id)."""
     from alerting.audit import record
@@ -309,11 +331,11 @@ def apikeys_revoke(key_id: int) -> None:
 
     key = db().get(ApiKey, key_id)
     if key is None:
-        raise click.ClickException(f"there is no API key {key_id}; see `alerting apikeys list`")
+        raise Refused("not found", f"there is no API key {key_id}; see `alerting apikeys list`")
     key.revoked = True
     record(db(), "cli", "apikeys.revoke", key.name)
     db().commit()
-    click.echo(f"revoked {key.name}")
+    output({"id": key.id, "name": key.name, "state": "revoked"}, f"revoked {key.name}")
 
 
 # --- alerts, worker, simulator, demo -----------------------------------------------------------
@@ -357,9 +379,9 @@ def _local_time(option: str, value: str):
     try:
         return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise click.ClickException(f"{option} {value!r} is not ISO 8601") from None
+        raise Refused(f"invalid {option}", f"{value!r} is not ISO 8601") from None
     except OverflowError:
-        raise click.ClickException(f"{option} {value!r} is outside the years 1 to 9999") from None
+        raise Refused(f"invalid {option}", f"{value!r} is outside the years 1 to 9999") from None
 
 
 @alerts_group.command(
@@ -369,16 +391,17 @@ def _local_time(option: str, value: str):
     "--area",
     "area_file",
     required=True,
-    type=click.File("rb"),
+    type=AREA_FILE,
     help="GeoJSON area (Polygon, Feature, FeatureCollection, circle).",
 )
-@click.option("--category", required=True, help=f"One of: {', '.join(CATEGORIES)}.")
-@click.option("--severity", required=True, help=f"One of: {', '.join(SEVERITIES)}.")
+@click.option("--category", required=True, type=click.Choice(CATEGORIES))
+@click.option("--severity", required=True, type=click.Choice(SEVERITIES))
 @click.option(
     "--message",
     required=True,
-    help="Default text; add --message-xx TEXT per language, xx an ISO 639 code (nb, nn, sv, da, "
-    "en, ...).",
+    help="Default text, for residents whose language has no text of its own. Add --message-xx "
+    "TEXT for each language, xx its ISO 639 code (nb, nn, sv, da, en, ...): --message-sv 'Vattnet "
+    "stängs'.",
 )
 @click.option("--title", default="", help="Default: the start of the message.")
 @click.option("--send-at", default="", help=f"When to send (default: now). {_LOCAL_HELP}")
@@ -389,10 +412,9 @@ def _local_time(option: str, value: str):
     help="In force until (required for evacuation, fire, flood and gas; otherwise a default per "
     f"category). {_LOCAL_HELP}",
 )
-@click.option("--response-type", default=None, help="CAP responseType, e.g. Evacuate, AllClear.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--response-type", default=None, type=click.Choice(RESPONSE_TYPES))
+@json_option
 @click.pass_context
-@with_appcontext
 def alerts_send(
     ctx,
     area_file,
@@ -404,9 +426,9 @@ def alerts_send(
     onset,
     expires,
     response_type,
-    as_json,
 ) -> None:
-    """Send an alert to everyone inside an area (as the `cli` admin)."""
+    """Send an alert to everyone inside an area (as the `cli` admin). Texts per language:
+    --message-xx TEXT (see --message)."""
     from alerting.alerts import AlertRefused, create_alert
     from alerting.auth import Principal
 
@@ -417,9 +439,9 @@ def alerts_send(
         "expires": _local_time("--expires", expires),
     }
     try:
-        area = json.loads(area_file.read())
+        area = json.loads(area_file.read_bytes())
     except ValueError as exc:
-        raise click.ClickException(f"{area_file.name}: invalid JSON ({exc})") from None
+        raise Refused(f"{area_file.name}: invalid JSON", str(exc)) from None
     try:
         alert = create_alert(
             db(),
@@ -433,32 +455,26 @@ def alerts_send(
             **times,
         )
     except AlertRefused as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(
-            json.dumps({"id": alert.id, "status": alert.status, "recipients": alert.recipients})
-        )
-        return
-    click.echo(
+        raise Refused.of(exc) from None
+    output(
+        {"id": alert.id, "status": alert.status, "recipients": alert.recipients},
         f"alert {alert.id} {alert.status}: {alert.recipients} recipients, "
-        f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)"
+        f"{alert.skipped} opted out (`alerting alerts show {alert.id}` follows it)",
     )
 
 
 @alerts_group.command("show")
 @click.argument("alert_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
-@with_appcontext
-def alerts_show(alert_id: int, as_json: bool) -> None:
+@json_option
+def alerts_show(alert_id: int) -> None:
     """Status of an alert and its messages per status."""
     from alerting.alerts import AlertRefused, alert_summary
 
     try:
         summary = alert_summary(db(), alert_id)
     except AlertRefused as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        raise Refused.of(exc) from None
+    if printed_json(summary):
         return
     click.echo(
         f"alert {summary['id']} [{summary['category']}/{summary['severity']}] "
@@ -480,10 +496,9 @@ def alerts_show(alert_id: int, as_json: bool) -> None:
 
 @alerts_group.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--json", "as_json", is_flag=True, help="As GET /api/v1/alerts answers.")
-@with_appcontext
-def alerts_list(limit: int, as_json: bool) -> None:
-    """The latest alerts, newest first."""
+@json_option
+def alerts_list(limit: int) -> None:
+    """The latest alerts, newest first (with --json as GET /api/v1/alerts answers)."""
     from sqlalchemy import select
 
     from alerting.alerts import alert_summary
@@ -491,8 +506,7 @@ def alerts_list(limit: int, as_json: bool) -> None:
 
     ids = db().scalars(select(Alert.id).order_by(Alert.id.desc()).limit(limit)).all()
     summaries = [alert_summary(db(), i) for i in ids]
-    if as_json:
-        click.echo(json.dumps({"alerts": summaries}, ensure_ascii=False, indent=2))
+    if printed_json({"alerts": summaries}):
         return
     for s in summaries:
         click.echo(
@@ -505,49 +519,37 @@ def alerts_list(limit: int, as_json: bool) -> None:
 
 @alerts_group.command("cancel")
 @click.argument("alert_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="The alert's summary, as the API answers.")
-@with_appcontext
-def alerts_cancel(alert_id: int, as_json: bool) -> None:
-    """Cancel an alert: stop its messages not yet handed to the provider (as the `cli` admin)."""
+@json_option
+def alerts_cancel(alert_id: int) -> None:
+    """Cancel an alert: stop its messages not yet handed to the provider (as the `cli` admin);
+    with --json its summary, as the API answers."""
     from alerting.alerts import AlertRefused, alert_summary, cancel_alert
     from alerting.auth import Principal
 
     try:
         cancel_alert(db(), Principal("cli", "admin"), alert_id)
     except AlertRefused as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused.of(exc) from None
     summary = alert_summary(db(), alert_id)
-    if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-        return
     stopped = summary["counts"].get("cancelled", 0)
-    click.echo(f"alert {alert_id} cancelled: {stopped} messages stopped")
+    output(summary, f"alert {alert_id} cancelled: {stopped} messages stopped")
 
 
 @main.command("drill")
-@click.option("--area", "area_file", required=True, type=click.File("rb"), help="GeoJSON area.")
-@click.option(
-    "--category", default="evacuation", show_default=True, help=f"One of: {', '.join(CATEGORIES)}."
-)
+@click.option("--area", "area_file", required=True, type=AREA_FILE, help="GeoJSON area.")
+@click.option("--category", default="evacuation", show_default=True, type=click.Choice(CATEGORIES))
 @click.option("--rate", type=float, help="Messages per second (default: SMS_RATE_PER_SECOND).")
-@click.option("--json", "as_json", is_flag=True)
-@with_appcontext
-def drill_command(area_file, category: str, rate: float | None, as_json: bool) -> None:
+@json_option
+def drill_command(area_file: Path, category: str, rate: float | None) -> None:
     """A full-size exercise against an in-process simulator (never a real SMS, whatever
     SMS_PROVIDER says): everyone in the area, at the configured rate; prints how long it took."""
     from alerting.drill import run_drill
 
-    if category not in CATEGORIES:
-        raise click.BadParameter(f"choose one of {', '.join(CATEGORIES)}", param_hint="--category")
     if rate is not None and rate <= 0:
         raise click.BadParameter("give a positive number per second", param_hint="--rate")
-    try:
-        area = parse_area(area_file.read(), current.settings().max_area_km2)
-    except AreaError as exc:
-        raise click.ClickException(str(exc)) from None
+    area = _area(area_file.read_bytes(), area_file.name)
     report = run_drill(db(), area, category=category, rate=rate)
-    if as_json:
-        click.echo(json.dumps(report.as_dict()))
+    if printed_json(report.as_dict()):
         return
     click.echo(
         f"drill: {report.recipients} recipients ({report.opted_out} opted out"
@@ -622,7 +624,7 @@ def cap_group() -> None:
 
 @cap_group.command("import")
 @click.argument("file", type=click.File("rb"))
-@with_appcontext
+@json_option
 def cap_import(file) -> None:
     """Take a CAP 1.2 document (as the `cli` admin): an Alert becomes a draft, an Update
     revises the alert it references, a Cancel cancels it."""
@@ -631,12 +633,19 @@ def cap_import(file) -> None:
     from alerting.cap.receive import apply
 
     try:
-        incoming = read(file.read(), current.settings().default_language)
+        incoming = read(file.read(), _settings().default_language)
         alert, done = apply(db(), Principal("cli", "admin"), incoming)
     except CapRefused as exc:
-        raise click.ClickException(f"{file.name}: {exc}") from None
-    click.echo(
-        f"{incoming.msg_type} {incoming.identifier}: {done} alert {alert.id} ({alert.status})"
+        raise Refused.of(exc, file.name) from None
+    output(
+        {
+            "msg_type": incoming.msg_type,
+            "identifier": incoming.identifier,
+            "done": done,
+            "id": alert.id,
+            "status": alert.status,
+        },
+        f"{incoming.msg_type} {incoming.identifier}: {done} alert {alert.id} ({alert.status})",
     )
 
 
@@ -649,26 +658,28 @@ def triggers_group() -> None:
 @click.option("--name", required=True, help="lower-case letters, digits, - and _")
 @click.option("--area-id", type=int, required=True, help="the saved area it alerts")
 @click.option("--template", "template_key", default="", help="start from a message template")
-@click.option("--category", default="", help="default: the template's")
-@click.option("--severity", default="", help="default: the template's")
+@click.option("--category", type=click.Choice(CATEGORIES), help="default: the template's")
+@click.option("--severity", type=click.Choice(SEVERITIES), help="default: the template's")
 @click.option("--title", default="", help="default: the template's, in DEFAULT_LANGUAGE")
 @click.option("--text", "texts", multiple=True, help="LANG=TEXT (or default=TEXT), {placeholders}")
 @click.option("--auto-send", is_flag=True, help="send at once (default: a draft for a person)")
 @click.option("--life-safety-auto-send", is_flag=True, help="allow --auto-send for life safety")
 @click.option("--dedup-minutes", type=int, default=60, show_default=True)
-@with_appcontext
+@json_option
 def triggers_create(name, area_id, template_key, category, severity, title, texts, **flags) -> None:
     """Make a trigger (as the `cli` admin); prints its secret once."""
     from alerting.auth import Principal
     from alerting.templates_text import TEMPLATES
     from alerting.triggers import create_trigger
 
-    language = current.settings().default_language
+    language = _settings().default_language
     given = dict(t.split("=", 1) for t in texts if "=" in t)
     if template_key:
         template = TEMPLATES.get(template_key)
         if template is None:
-            raise click.ClickException(f"no template {template_key!r}: {', '.join(TEMPLATES)}")
+            raise Refused(
+                "unknown template", f"{template_key!r}; choose one of {', '.join(TEMPLATES)}"
+            )
         given = {**template.texts, "default": template.texts.get(language, ""), **given}
         category, severity = category or template.category, severity or template.severity
         title = title or template.titles.get(language, "")
@@ -678,29 +689,46 @@ def triggers_create(name, area_id, template_key, category, severity, title, text
             Principal("cli", "admin"),
             name=name,
             area_id=area_id,
-            category=category,
-            severity=severity,
+            category=category or "",
+            severity=severity or "",
             title=title or name,
             texts=given,
             **flags,
         )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"trigger {trigger.name} ({trigger.category}, "
-        f"{'sends at once' if trigger.auto_send else 'makes a draft'})"
+        raise Refused.of(exc) from None
+    mode = "sends at once" if trigger.auto_send else "makes a draft"
+    output(
+        _trigger_fields(trigger) | {"secret": secret},
+        f"trigger {trigger.name} ({trigger.category}, {mode})\nsecret (shown once): {secret}",
     )
-    click.echo(f"secret (shown once): {secret}")
+
+
+def _trigger_fields(trigger: Any) -> dict[str, Any]:
+    return {
+        "id": trigger.id,
+        "name": trigger.name,
+        "area_id": trigger.area_id,
+        "category": trigger.category,
+        "severity": trigger.severity,
+        "auto_send": trigger.auto_send,
+        "dedup_minutes": trigger.dedup_minutes,
+        "active": trigger.active,
+    }
 
 
 @triggers_group.command("list")
-@with_appcontext
+@json_option
 def triggers_list() -> None:
+    """Every trigger: its area, category, whether it sends at once, its dedup window."""
     from sqlalchemy import select
 
     from alerting.models import Trigger
 
-    for t in db().scalars(select(Trigger).order_by(Trigger.name)):
+    triggers = db().scalars(select(Trigger).order_by(Trigger.name)).all()
+    if printed_json({"triggers": [_trigger_fields(t) for t in triggers]}):
+        return
+    for t in triggers:
         mode = "sends at once" if t.auto_send else "makes a draft"
         click.echo(
             f"{t.name}\tarea {t.area_id}\t{t.category}/{t.severity}\t{mode}\t"
@@ -716,23 +744,24 @@ def feeds_group() -> None:
 @feeds_group.command("watch")
 @click.argument("url")
 @click.option("--boundary", default="", help="saved area to cut to (default: CAP_FEED_BOUNDARY)")
-@with_appcontext
+@json_option
 def feeds_watch(url: str, boundary: str) -> None:
     """Read a CAP feed (Atom, or one CAP document) once: new alerts that meet the boundary
     become drafts; their Updates and Cancels are followed."""
     from alerting.cap.feeds import watch
     from alerting.cap.ingest import CapRefused
 
-    settings = current.settings()
+    settings = _settings()
     try:
         report = watch(db(), url, boundary or settings.cap_feed_boundary, settings.default_language)
     except (CapRefused, OSError) as exc:
-        raise click.ClickException(f"{url}: {exc}") from None
-    click.echo(
-        f"{len(report.drafts)} new drafts {report.drafts}, {len(report.followed)} updated or "
-        f"cancelled, {report.outside} outside the boundary, {report.seen} seen before"
-    )
-    for line in report.refused:
-        click.echo(f"refused: {line}", err=True)
+        raise Refused.of(exc, url) from None
+    if not printed_json(dataclasses.asdict(report)):
+        click.echo(
+            f"{len(report.drafts)} new drafts {report.drafts}, {len(report.followed)} updated or "
+            f"cancelled, {report.outside} outside the boundary, {report.seen} seen before"
+        )
+        for line in report.refused:
+            click.echo(f"refused: {line}", err=True)
     if report.refused:
         sys.exit(1)

@@ -298,4 +298,4 @@ def test_cli_sends_and_shows_an_alert(app, session, cli, tmp_path):
     refused = cli(
         "alerts", "send", "--area", area, "--category", "fire", "--severity", "x", "--message", "m"
     )
-    assert refused.exit_code != 0 and "unknown severity" in refused.output
+    assert refused.exit_code == 2 and "'x' is not one of 'extreme', 'severe'" in refused.output

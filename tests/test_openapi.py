@@ -21,7 +21,7 @@ from schemathesis.generation import GenerationMode
 from stack import LiveApp
 from staff_helpers import make_staff, sign_in
 
-from alerting.api.openapi import EXAMPLE_AREA
+from alerting.api.request_models import EXAMPLE_AREA
 from alerting.models import CATEGORIES
 
 EXAMPLES = 25  # per operation and mode: about a minute for the whole API
@@ -39,8 +39,9 @@ def test_the_document_is_public_and_valid_openapi_3_1(client):
     document = response.json
     assert document["openapi"].startswith("3.1")
     validate(document)  # raises with the first error
-    categories = document["components"]["schemas"]["Category"]["enum"]
-    assert categories == list(CATEGORIES)
+    new_alert = document["components"]["schemas"]["NewAlert"]
+    assert new_alert["properties"]["category"]["enum"] == list(CATEGORIES)
+    assert {"category", "severity", "title", "message"} <= set(new_alert["required"])
 
 
 def _api_routes(app: Flask) -> set[tuple[str, str]]:
@@ -57,7 +58,7 @@ def test_every_api_route_is_described_and_nothing_else(app, client):
     document = client.get("/api/v1/openapi.json").json
     described = {(path, method) for path, ops in document["paths"].items() for method in ops}
     routes = _api_routes(app)
-    assert routes - described == set(), "routes without a description in alerting/api/openapi.py"
+    assert routes - described == set(), "routes without an @operation (alerting.api.contract)"
     assert described - routes == set(), "descriptions of routes that do not exist"
 
 
@@ -157,3 +158,60 @@ def test_a_nul_character_in_any_text_is_refused_not_a_500(client, api_key):
         json={"title": "C:\\u0000", "message": "x"},
     )
     assert literal.status_code == 201
+
+
+def _new_alert(**fields) -> dict:
+    return {
+        "area": EXAMPLE_AREA,
+        "category": "water",
+        "severity": "minor",
+        "title": "Boil your water",
+        "message": "Boil tap water before drinking it.",
+    } | fields
+
+
+def test_refusals_keep_the_domain_words_and_say_what_a_field_must_be(client, api_key):
+    auth = {"Authorization": f"Bearer {api_key}"}
+    cases = [
+        (
+            _new_alert(category="storm"),
+            "unknown category",
+            "choose one of water, evacuation, fire, flood, gas, info, test",
+        ),
+        (_new_alert(title=None), "missing title", "give a title of 1 to 200 characters"),
+        (
+            _new_alert(call_undelivered_after=0),
+            "invalid call_undelivered_after",
+            "call_undelivered_after is a whole number from 1 to 1440 or null",
+        ),
+        (
+            _new_alert(spoken_texts={"nb": "x" * 1601}),
+            "invalid spoken_texts.nb",
+            "spoken_texts.nb is a text of 1 to 1600 characters",
+        ),
+    ]
+    for body, error, detail in cases:
+        response = client.post("/api/v1/alerts", headers=auth, json=body)
+        assert response.status_code == 422, response.json
+        assert response.json == {"error": error, "detail": detail}
+    listed = client.get("/api/v1/alerts?exercise=maybe", headers=auth)
+    assert listed.status_code == 422
+    assert listed.json == {
+        "error": "invalid exercise",
+        "detail": "exercise is one of true, false or null",
+    }
+
+
+def test_the_voice_fields_are_described_and_taken(client, api_key):
+    document = client.get("/api/v1/openapi.json").json
+    fields = document["components"]["schemas"]["NewAlert"]["properties"]
+    assert {"type": "integer", "minimum": 1, "maximum": 1440} in fields["call_undelivered_after"][
+        "anyOf"
+    ]
+    assert "spoken_texts" in fields
+    response = client.post(
+        "/api/v1/alerts",
+        headers={"Authorization": f"Bearer {api_key}"},
+        json=_new_alert(spoken_texts={"nb": "Kok vannet."}, call_undelivered_after=30),
+    )
+    assert response.status_code == 201, response.json

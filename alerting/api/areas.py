@@ -1,30 +1,36 @@
-"""Area preview: who an area reaches, before anything is sent."""
+"""Area preview: who an area reaches, before anything is sent; and GIS files as saved areas."""
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from alerting import current
 from alerting.api import bp
-from alerting.areas import AreaError, parse_area
+from alerting.api.alerts import WRITE
+from alerting.api.answer_models import ImportReport, Preview
+from alerting.api.contract import operation
+from alerting.api.request_models import AreaImport, AreaRequest
+from alerting.areas import parse_area
 from alerting.auth import principal, require_role
-from alerting.bounded_json import request_object
 from alerting.db import db
 
 
-def area_from_request():
-    """The `area` member of the JSON body, validated; AreaError (422) otherwise."""
-    body = request_object('send a JSON object like {"area": <GeoJSON>}')
-    if "area" not in body:
-        raise AreaError("missing area", 'send {"area": <GeoJSON Polygon, Feature, ...>}')
+def checked_area(body: AreaRequest):
+    """The request's area, validated against the limits; AreaError (422) otherwise."""
     settings = current.settings()
-    return parse_area(body["area"], settings.max_area_km2, settings.max_area_vertices)
+    return parse_area(body.area, settings.max_area_km2, settings.max_area_vertices)
 
 
 @bp.post("/areas/preview")
 @require_role("viewer", api=True)
-def preview():
-    area = area_from_request()
+@operation(
+    "Who an area reaches, before anything is sent",
+    body=AreaRequest,
+    ok={200: (Preview, "done")},
+    errors=WRITE,
+)
+def preview(body: AreaRequest):
+    area = checked_area(body)
     target = current.register().target(area)
     return jsonify(
         **target.counts,
@@ -35,30 +41,30 @@ def preview():
 
 @bp.post("/areas/import")
 @require_role("operator", api=True)
-def import_file():
-    """Save the areas of a GIS file, one per feature (multipart/form-data).
-
-    Fields: `file` (GeoJSON, zipped Shapefile with its .prj, GeoPackage, KML or KMZ), and
-    optionally `crs` (e.g. EPSG:25833, only for a file that declares none), `name_field`
-    (the attribute naming the areas), `library` and `replace` ("1": update saved areas of the
-    same name, each a new version). 201 with {"library", "created": [{"id", "name"}],
-    "updated": [{"id", "name", "version"}], "refused": [{"feature", "name", "reason"}]} when at
-    least one area was saved; 422 with {"error", "detail"} (and "refused") otherwise."""
+@operation(
+    "Save the areas of a GIS file, one per feature (a library)",
+    description="GeoJSON, zipped Shapefile (with its .prj), GeoPackage, KML or KMZ, in the "
+    "coordinate system the file declares (`crs` only for a file that declares none). 422 with "
+    '{"error", "detail"} (and "refused") when no area was saved.',
+    body=AreaImport,
+    body_media="multipart/form-data",
+    ok={201: (ImportReport, "at least one area saved; `refused` lists the features that were not")},
+    errors=WRITE,
+)
+def import_file(body: AreaImport):
+    """Save the areas of a GIS file, one per feature, as a library."""
     from alerting.area_files import save_areas
 
-    upload = request.files.get("file")
-    if upload is None:
-        raise AreaError("missing file", "send the GIS file as the multipart field `file`")
     settings = current.settings()
     report = save_areas(
         db(),
         principal(),
-        upload.read(),
-        upload.filename or "upload",
-        crs=request.form.get("crs") or None,
-        name_by=request.form.get("name_field") or None,
-        library=request.form.get("library") or None,
-        replace=request.form.get("replace", "") in ("1", "true", "on"),
+        body.file.read(),
+        body.file.filename or "upload",
+        crs=body.crs,
+        name_by=body.name_field,
+        library=body.library,
+        replace=body.replace,
         max_area_km2=settings.max_area_km2,
         max_vertices=settings.max_area_vertices,
     )

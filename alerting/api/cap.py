@@ -7,8 +7,11 @@ from flask import Response, jsonify, request
 
 from alerting import current
 from alerting.api import bp
+from alerting.api.alerts import WRITE
+from alerting.api.answer_models import CapDone, CapParsed
+from alerting.api.contract import RawBody, operation
+from alerting.api.request_models import CapText
 from alerting.auth import principal, require_role
-from alerting.bounded_json import request_object
 from alerting.cap.documents import document_of
 from alerting.cap.export import MIME
 from alerting.cap.ingest import CapRefused, read
@@ -19,6 +22,9 @@ from alerting.models import Alert
 
 @bp.get("/alerts/<int:alert_id>/cap")
 @require_role("viewer", api=True)
+@operation(
+    "The alert as a CAP 1.2 document", ok={200: (RawBody(MIME), "CAP 1.2")}, errors=(401, 404)
+)
 def alert_cap(alert_id: int):
     alert = db().get(Alert, alert_id)
     if alert is None:
@@ -28,6 +34,17 @@ def alert_cap(alert_id: int):
 
 @bp.post("/cap")
 @require_role("operator", api=True)
+@operation(
+    "Receive a CAP 1.2 message",
+    description="An Alert becomes a draft (sent by POST /alerts/{id}/send), an Update revises "
+    "the alert its references name, a Cancel cancels it.",
+    body=RawBody("application/xml"),
+    ok={
+        201: (CapDone, "an Alert, stored as a draft"),
+        200: (CapDone, "an Update or Cancel, applied"),
+    },
+    errors=(*WRITE, 409),
+)
 def receive_cap():
     """A CAP 1.2 document from another system: an Alert becomes a draft, an Update revises,
     a Cancel cancels (alerting.cap.receive)."""
@@ -43,14 +60,17 @@ def receive_cap():
 
 @bp.post("/cap/parse")
 @require_role("operator", api=True)
-def parse_cap():
+@operation(
+    "What the compose page fills in from a CAP Alert (nothing is stored)",
+    body=CapText,
+    ok={200: (CapParsed, "done")},
+    errors=WRITE,
+)
+def parse_cap(body: CapText):
     """`{"cap": "<alert ...>"}` → what the compose page fills in from a CAP Alert (nothing is
     stored): area, title, texts, category, severity, validity."""
-    text = request_object().get("cap")
-    if not isinstance(text, str):
-        return jsonify(error="missing cap", detail='send {"cap": "<CAP 1.2 document>"}'), 422
     try:
-        incoming = read(text.encode(), current.settings().default_language)
+        incoming = read(body.cap.encode(), current.settings().default_language)
     except CapRefused as exc:
         return jsonify(exc.as_dict()), exc.status
     if incoming.msg_type != "Alert":

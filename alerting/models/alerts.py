@@ -17,11 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from alerting.categories import CATEGORIES as CATEGORIES
+from alerting.categories import LIFE_SAFETY as LIFE_SAFETY
+from alerting.categories import RESPONSE_TYPES as RESPONSE_TYPES
+from alerting.categories import SEVERITIES as SEVERITIES
 from alerting.models.base import Base, utcnow
 
-CATEGORIES = ("water", "evacuation", "fire", "flood", "gas", "info", "test")
-LIFE_SAFETY = ("evacuation", "fire", "flood", "gas")
-SEVERITIES = ("extreme", "severe", "moderate", "minor")
 ALERT_STATES = (
     "draft",
     "pending_approval",
@@ -31,18 +32,6 @@ ALERT_STATES = (
     "sent",
     "completed",
     "cancelled",
-)
-# CAP 1.2 <responseType>; an AllClear follow-up ends its parent (superseded_by)
-RESPONSE_TYPES = (
-    "Shelter",
-    "Evacuate",
-    "Prepare",
-    "Execute",
-    "Avoid",
-    "Monitor",
-    "Assess",
-    "AllClear",
-    "None",
 )
 # the transitions between them: alerting.sending.states (which checks it agrees with these)
 MESSAGE_STATES = (
