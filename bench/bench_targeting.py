@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import text
 
+from alerting.db import make_engine
 from alerting.targeting import Register
 from bench.common import (
     EAST,
@@ -122,9 +123,18 @@ def postgis_ready(engine) -> bool:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         except Exception:  # noqa: BLE001 - the extension is simply not installed here
             return False
-        conn.execute(text("ALTER TABLE locations ADD COLUMN geom geometry(Point, 4326)"))
-        conn.execute(text("UPDATE locations SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4326)"))
-        conn.execute(text("CREATE INDEX ix_locations_geom ON locations USING gist (geom)"))
+        conn.execute(
+            text("ALTER TABLE locations ADD COLUMN IF NOT EXISTS geom geometry(Point, 4326)")
+        )
+        conn.execute(
+            text(
+                "UPDATE locations SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4326)"
+                " WHERE geom IS NULL"
+            )
+        )
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS ix_locations_geom ON locations USING gist (geom)")
+        )
         conn.execute(text("ANALYZE locations"))
     return True
 
@@ -140,6 +150,18 @@ def postgis(engine, area: Polygon) -> int:
         ).scalar_one()
 
 
+def filled(url: str) -> int:
+    """Places in the database at `url`, 0 when it has no register yet."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM locations")).scalar_one()
+    except Exception:  # noqa: BLE001 - no schema yet
+        return 0
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locations", type=int, default=1_000_000)
@@ -147,23 +169,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--spread", choices=("even", "country"), default="even")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database when it already holds --locations places of this --spread",
+    )
+    parser.add_argument(
         "--without-plain-sql", action="store_true", help="skip the slowest column (10M rows)"
     )
     args = parser.parse_args()
 
-    engine = fresh_database(args.database_url)
+    reuse = args.reuse and filled(args.database_url) == args.locations
+    engine = make_engine(args.database_url) if reuse else fresh_database(args.database_url)
     start = time.perf_counter()
     if args.spread == "country":
         lons, lats, towns = country(args.locations)
         areas = country_areas(lons, lats, towns)
-        fill_points(engine, lons, lats)
+        if not reuse:
+            fill_points(engine, lons, lats)
         del lons, lats, towns
     else:
-        fill_register(engine, args.locations)
+        if not reuse:
+            fill_register(engine, args.locations)
         areas = [(f"60-vertex, {share:.0%}", star(share)) for share in (0.02, 0.40)]
     print(
         f"# {args.locations:,} locations in {engine.dialect.name}, "
-        f"filled in {time.perf_counter() - start:.1f} s"
+        f"{'reused' if reuse else 'filled'} in {time.perf_counter() - start:.1f} s"
     )
 
     register = Register(engine)
@@ -174,7 +204,7 @@ def main() -> None:
         f"{(time.perf_counter() - start) * 1000:.0f} ms"
     )
     with engine.begin() as conn:
-        conn.execute(text("CREATE INDEX ix_bench_lon_lat ON locations (lon, lat)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_bench_lon_lat ON locations (lon, lat)"))
     has_postgis = engine.dialect.name == "postgresql" and postgis_ready(engine)
 
     print(
