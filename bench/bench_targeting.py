@@ -208,8 +208,8 @@ def main() -> None:
     has_postgis = engine.dialect.name == "postgresql" and postgis_ready(engine)
 
     print(
-        "| area | residents inside | grid (warm) | plain SQL + Shapely | PostGIS ST_Covers "
-        "| PostGIS ÷ grid |"
+        "| area | residents inside | quadtree (warm) | plain SQL + Shapely | PostGIS ST_Covers "
+        "| PostGIS ÷ quadtree |"
     )
     print("|---|---|---|---|---|---|")
     for label, area in areas:
