@@ -17,6 +17,7 @@ from stack import (
     stack_fixture,  # noqa: F401  (the `stack` fixture)
     wait_for,
 )
+from staff_helpers import make_staff, sign_in
 from test_sending import add_many, post_alert, summary
 from webhook_helpers import sending_message
 
@@ -24,6 +25,8 @@ from alerting.config import ConfigError, Settings, parse_providers
 from alerting.keywords import reply_text
 from alerting.models import DeliveryEvent, Message, OptOut
 from alerting.sending.provider import ProviderError
+from alerting.sending.providers import DEMOTED, MIN_ATTEMPTS, Router
+from alerting.sending.queues import redis_for
 from alerting.sending.vonage import VonageProvider
 from alerting.simulator import SimulatorConfig, start_in_thread
 from alerting.simulator.vonage import sign
@@ -270,3 +273,48 @@ def test_published_vonage_credentials_are_refused_outside_the_simulator(monkeypa
     monkeypatch.setenv("VONAGE_API_SECRET", DEFAULT_VONAGE_API_SECRET)
     with pytest.raises(ConfigError, match="VONAGE_API_SECRET"):
         Settings.from_env(tmp_path)
+
+
+def _router(app, providers: str = "twilio:3,vonage:1") -> Router:
+    settings = app.extensions["alerting.settings"]
+    settings.sms_providers = parse_providers(providers)
+    return Router(redis_for(settings.redis_url), settings)
+
+
+def test_a_failing_provider_is_demoted_and_a_probe_that_succeeds_brings_it_back(app):
+    router = _router(app)
+    for _ in range(3):
+        router.record("twilio", None)
+    for _ in range(5):
+        router.record("twilio", ProviderError("20500", "Internal Server Error", transient=True))
+        router.record("twilio", ProviderError("20429", "Too Many Requests", transient=True))
+    router.flush()
+    assert {router.choose() for _ in range(50)} == {"vonage"}
+    router.conn.delete(DEMOTED + "twilio")  # the probe period is over
+    router._read_at = -1e9
+    for _ in range(MIN_ATTEMPTS):
+        router.record("twilio", None)
+    router.flush()
+    assert "twilio" in {router.choose() for _ in range(50)}
+
+
+def test_staff_see_each_providers_health_and_only_coordinators_and_admins(app, client):
+    router = _router(app)
+    for _ in range(6):
+        router.record("twilio", ProviderError("timeout", "no answer", transient=True, unknown=True))
+    router.record("vonage", None)
+    router.flush()
+    make_staff(app, "coord@example.org", "coordinator", language="nb")
+    make_staff(app, "op@example.org", "operator")
+    sign_in(client, "op@example.org")
+    assert client.get("/providers").status_code == 403
+    client = app.test_client()
+    sign_in(client, "coord@example.org")
+    page = client.get("/providers")
+    assert page.status_code == 200
+    html = page.text
+    twilio = html[html.index('data-provider="twilio"') : html.index('data-provider="vonage"')]
+    vonage = html[html.index('data-provider="vonage"') :]
+    assert "Nedgradert" in twilio and "100 %" in twilio  # demoted, every try failed
+    assert "I bruk" in vonage.split("</tr>")[0] and "0 %" in vonage.split("</tr>")[0]
+    assert "SMS-leverandører" in html
