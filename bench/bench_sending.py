@@ -8,6 +8,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending receipts --count 20000
     .venv/bin/python -m bench.bench_sending kills --recipients 30000 --rate 330 --kills 10
     .venv/bin/python -m bench.bench_sending storm --recipients 600 --mps 2 --seconds 60
+    .venv/bin/python -m bench.bench_sending failover --recipients 1500 --rate 50 --after 10
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Bench:
         drop_callbacks: bool = True,
         recipients: int = 0,
         urgent: int = 0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-sending-"))
         self.database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{self.tmp / 'b.db'}"
@@ -117,6 +119,7 @@ class Bench:
             TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
             SMS_RATE_PER_SECOND=str(rate),
             SWEEP_INTERVAL="1",
+            **(env or {}),
         )
         self.procs = [
             subprocess.Popen(
@@ -295,6 +298,49 @@ def storm(args) -> dict:
     }
 
 
+def failover(args) -> dict:
+    """Twilio's side starts answering 500 `--after` seconds into a send weighted 9:1 towards
+    it: how long until Vonage carries the traffic (its first one-second window at ≥ 90% of the
+    rate), and whether any phone got two SMS or none."""
+    env = {"SMS_PROVIDERS": "twilio:9,vonage:1", "VONAGE_RATE_PER_SECOND": str(args.rate)}
+    b = Bench(rate=args.rate, recipients=args.recipients, drop_callbacks=False, env=env)
+    try:
+        b.post_alert(AREA)
+        time.sleep(args.after)
+        b.sim.configure(twilio_status=500)
+        failed_at = time.time()
+        b.wait_count(args.recipients, timeout=args.recipients / args.rate * 3 + 60)
+        messages = b.sim.messages()
+    finally:
+        b.close()
+
+    def at(m: dict) -> float:
+        return datetime.fromisoformat(m["created_at"]).timestamp()
+
+    vonage = sorted(at(m) for m in messages if m["provider"] == "vonage" and at(m) > failed_at)
+    flowing = next(
+        (
+            t - failed_at
+            for i, t in enumerate(vonage)
+            if sum(1 for u in vonage[i:] if u < t + 1.0) >= 0.9 * args.rate
+        ),
+        None,
+    )
+    per_phone = Counter(m["to"] for m in messages)
+    return {
+        "recipients": args.recipients,
+        "rate_per_s": args.rate,
+        "twilio_failed_after_s": args.after,
+        "first_vonage_sms_after_failure_s": round(vonage[0] - failed_at, 3) if vonage else None,
+        "vonage_at_90pct_rate_after_failure_s": round(flowing, 3) if flowing else None,
+        "twilio_sms_after_failure": sum(
+            1 for m in messages if m["provider"] == "twilio" and at(m) > failed_at
+        ),
+        "phones_with_two_sms": sum(1 for n in per_phone.values() if n > 1),
+        "phones_without_sms": args.recipients - len(per_phone),
+    }
+
+
 def urgent(args) -> dict:
     """Evacuation alerts to 200 phones while a bulk water alert is being sent."""
     size = 200
@@ -466,8 +512,13 @@ def main() -> None:
     p.add_argument("--recipients", type=int, default=30_000)
     p.add_argument("--rate", type=float, default=330.0)
     p.add_argument("--kills", type=int, default=10)
+    p = sub.add_parser("failover")
+    p.add_argument("--recipients", type=int, default=1500)
+    p.add_argument("--rate", type=float, default=50.0)
+    p.add_argument("--after", type=float, default=10.0)
     args = parser.parse_args()
     benchmarks = {
+        "failover": failover,
         "throughput": throughput,
         "rate": rate,
         "urgent": urgent,

@@ -320,6 +320,9 @@ class RangeSender:
             if not self.open:
                 self.results.append(("withdrawn", msg, None, None))
                 return
+            if not self.router.usable(lane.name):  # demoted meanwhile: another provider
+                self.results.append(("retry", msg, "demoted", _seconds(0.0)))
+                return
             if self.throttled_at > granted:  # a slot from before the provider said 429
                 code, retry_after = self.throttle
                 self.results.append(self.retry(msg, code, retry_after))

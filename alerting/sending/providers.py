@@ -12,7 +12,10 @@ over the last FAST_WINDOW_S seconds, or over the last minute, is demoted for PRO
 other providers take its share at once. Then it gets traffic again (the probe) and is demoted
 again at once if it still fails. The fast window is why traffic moves within seconds: over a
 whole minute of earlier successes the error share of an outage passes one half only after a
-minute. When every provider is demoted they all keep sending (a slow alert beats none).
+minute; STREAK_ERRORS errors in a row (no success between) demote at once. A message claimed
+for a provider that is demoted while it waits for its slot is put back unsent and taken again
+for a healthy one. When every provider is demoted they all keep sending (a slow alert beats
+none).
 
 A message's provider is written into `messages.provider` when it is claimed, so receipts, the
 lookup of an `unknown` message and the status page all know where it went; an `unknown` message
@@ -43,6 +46,8 @@ PROBE_AFTER_S = 15.0  # a demoted provider gets traffic again after this
 CACHE_S = 0.25  # a job reads the shared health at most this often
 HEALTH = "alerting:provider-health:"  # + name + ":" + unix second → hash attempts, errors
 DEMOTED = "alerting:provider-demoted:"  # + name, with a TTL of PROBE_AFTER_S
+STREAK = "alerting:provider-error-streak:"  # + name: errors since its last success
+STREAK_ERRORS = 10  # this many errors in a row demote at once
 CALLBACK_PATHS = {"twilio": "/webhooks/twilio/status/{id}", "vonage": "/webhooks/vonage/dlr/{id}"}
 
 
@@ -138,36 +143,56 @@ class Router:
             return
         counts, self.pending = self.pending, Counter()
         second = int(time.time())
+        names = sorted({name for name, _ in counts})
         with self.conn.pipeline(transaction=False) as pipe:
             for (name, field), n in counts.items():
                 key = f"{HEALTH}{name}:{second}"
                 pipe.hincrby(key, field, n)
                 pipe.expire(key, WINDOW_S + 5)
+            for name in names:  # errors in a row: any success ends the streak
+                errors = counts[(name, "errors")]
+                if errors < counts[(name, "attempts")]:
+                    pipe.set(STREAK + name, 0, ex=WINDOW_S)
+                else:
+                    pipe.incrby(STREAK + name, errors)
+                    pipe.expire(STREAK + name, WINDOW_S)
             pipe.execute()
-        for name in {name for name, _ in counts}:
+        for name in names:
             if self._failing(name):
                 self.conn.set(DEMOTED + name, "1", px=int(PROBE_AFTER_S * 1000), nx=True)
         self._read_at = -1e9
 
     def _failing(self, name: str) -> bool:
-        """The recent window when it says enough (so a probe that succeeds is believed over
-        the minute's old errors), else the minute."""
+        """STREAK_ERRORS errors in a row; else the recent window when it says enough (so a
+        probe that succeeds is believed over the minute's old errors), else the minute."""
+        if int(self.conn.get(STREAK + name) or 0) >= STREAK_ERRORS:
+            return True
         attempts, errors = counts_for(self.conn, name, FAST_WINDOW_S)
         if attempts < MIN_ATTEMPTS:
             attempts, errors = counts_for(self.conn, name, WINDOW_S)
         return attempts >= MIN_ATTEMPTS and errors / attempts >= self.threshold
 
-    def choose(self) -> str:
-        """A provider by weight among those not demoted (all of them if every one is)."""
-        if len(self.weights) == 1:
-            return self.names[0]
+    def _healthy(self) -> list[str]:
+        """The providers not demoted (all of them if every one is), read at most every
+        CACHE_S."""
         now = time.monotonic()
         if now - self._read_at > CACHE_S:
             self._read_at = now
             flags = self.conn.mget([DEMOTED + n for n in self.names])
             self._demoted = {n for n, flag in zip(self.names, flags, strict=True) if flag}
-        healthy = [n for n in self.names if n not in self._demoted] or self.names
+        return [n for n in self.names if n not in self._demoted] or self.names
+
+    def choose(self) -> str:
+        """A provider by weight among the healthy ones."""
+        if len(self.weights) == 1:
+            return self.names[0]
+        healthy = self._healthy()
         return random.choices(healthy, [self.weights[n] for n in healthy])[0]
+
+    def usable(self, name: str) -> bool:
+        """Whether a message claimed for `name` should still go there: not once it was
+        demoted while the message waited for its slot (while another provider is healthy)."""
+        return len(self.weights) == 1 or name in self._healthy()
 
 
 def counts_for(conn: redis.Redis, name: str, seconds: int) -> tuple[int, int]:
