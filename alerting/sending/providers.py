@@ -157,6 +157,8 @@ class Router:
                     pipe.incrby(STREAK + name, errors)
                     pipe.expire(STREAK + name, WINDOW_S)
             pipe.execute()
+        if len(self.weights) == 1:
+            return  # nowhere to move traffic to: counted for the status page only
         for name in names:
             if self._failing(name):
                 self.conn.set(DEMOTED + name, "1", px=int(PROBE_AFTER_S * 1000), nx=True)
