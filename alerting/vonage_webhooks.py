@@ -85,8 +85,11 @@ def _e164(msisdn: str) -> str:
     return "+" + msisdn if msisdn.isdigit() else msisdn
 
 
+@bp.route("/dlr", methods=["GET", "POST"])
 @bp.route("/dlr/<int:message_id>", methods=["GET", "POST"])
-def delivery_receipt(message_id: int):
+def delivery_receipt(message_id: int | None = None):
+    """A receipt: for the message in its URL, or (the account's default webhook) for the
+    message holding its `messageId`."""
     fields = _verified()
     params = {k: v for k, v in fields.items() if k != "sig"}
     params["MessageSid"] = fields.get("messageId", "")

@@ -23,10 +23,11 @@ from webhook_helpers import sending_message
 
 from alerting.config import ConfigError, Settings, parse_providers
 from alerting.keywords import reply_text
-from alerting.models import DeliveryEvent, Message, OptOut
-from alerting.sending.provider import ProviderError
-from alerting.sending.providers import DEMOTED, MIN_ATTEMPTS, Router
+from alerting.models import DeliveryEvent, Message, OptOut, utcnow
+from alerting.sending.provider import ProviderError, send_now
+from alerting.sending.providers import DEMOTED, MIN_ATTEMPTS, Router, open_lanes
 from alerting.sending.queues import redis_for
+from alerting.sending.reconcile import reconcile
 from alerting.sending.vonage import VonageProvider
 from alerting.simulator import SimulatorConfig, start_in_thread
 from alerting.simulator.vonage import sign
@@ -318,3 +319,58 @@ def test_staff_see_each_providers_health_and_only_coordinators_and_admins(app, c
     assert "Nedgradert" in twilio and "100 %" in twilio  # demoted, every try failed
     assert "I bruk" in vonage.split("</tr>")[0] and "0 %" in vonage.split("</tr>")[0]
     assert "SMS-leverandører" in html
+
+
+def test_an_unknown_message_is_looked_up_only_at_its_own_provider_never_sent_elsewhere(
+    app, session, sim
+):
+    settings = app.extensions["alerting.settings"]
+    settings.simulator_url = sim.url
+    settings.sms_providers = parse_providers("twilio:1,vonage:100")
+    message = sending_message(session)
+    message.status, message.provider, message.attempts = "unknown", "twilio", 1
+    message.updated_at = utcnow() - timedelta(seconds=10)
+    session.commit()
+    taken = send_now(settings, message.phone, message.body)  # Twilio took it; the answer was lost
+    sim.configure(twilio_status=500)
+
+    async def reconcile_once() -> None:
+        async with open_lanes(redis_for(settings.redis_url), settings) as lanes:
+            providers = {name: lane.provider for name, lane in lanes.items()}
+            engine = app.extensions["alerting.engine"]
+            await reconcile(
+                engine,
+                settings,
+                providers,
+                message.alert_id,
+                message.id,
+                message.id,
+                0.0,
+                asyncio.Semaphore(4),
+            )
+
+    run(reconcile_once())  # Twilio cannot answer: the message waits, Vonage is not asked to send
+    session.expire_all()
+    assert session.get(Message, message.id).status == "unknown"
+    assert [m["provider"] for m in sim.messages(to=message.phone)] == ["twilio"]
+
+    sim.configure(twilio_status=0)
+    run(reconcile_once())
+    session.expire_all()
+    row = session.get(Message, message.id)
+    assert row.provider_sid == taken.sid and row.status != "pending"
+    assert len(sim.messages(to=message.phone)) == 1
+
+
+def test_a_receipt_on_the_accounts_default_webhook_finds_its_message_by_vonage_id(
+    app, session, client, settings
+):
+    message = _message(session)
+    receipt = _signed(settings, _dlr("expired") | {"err-code": "3"})
+    assert client.post("/webhooks/vonage/dlr", data=receipt).status_code == 204
+    from alerting.sending.receipts import drain
+
+    drain(app)
+    session.expire_all()
+    row = session.get(Message, message.id)
+    assert (row.status, row.error_code) == ("undelivered", "vonage-3")

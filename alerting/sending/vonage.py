@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import requests
+from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 from vonage import Auth, HttpClientOptions, Vonage
 from vonage_http_client.errors import HttpRequestError
@@ -46,6 +47,7 @@ STATUS_MAP = {
 }
 _STATUS_IN_ERROR = re.compile(r"error code (\d+)")
 HOSTS = ("rest.nexmo.com", "api.nexmo.com")
+CALLBACK_MAX = 100  # the SMS API's limit for a per-message receipt URL
 
 
 def base_url(settings: Settings) -> str | None:
@@ -121,14 +123,22 @@ class VonageProvider:
         return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     async def send(self, to: str, body: str, callback_url: str | None = None) -> SendResult:
-        message = SmsMessage(
-            to=to.lstrip("+"),
-            from_=self.settings.vonage_from,
-            text=body,
-            type="text" if body.isascii() else "unicode",
-            status_report_req=bool(callback_url),
-            callback=callback_url,
-        )
+        """Hand one SMS to Vonage. The receipt goes to `callback_url` when it fits the API's
+        100 characters, else to the account's default webhook (`/webhooks/vonage/dlr`, which
+        finds the row by Vonage's message id)."""
+        if callback_url and len(callback_url) > CALLBACK_MAX:
+            callback_url = None
+        try:
+            message = SmsMessage(
+                to=to.lstrip("+"),
+                from_=self.settings.vonage_from,
+                text=body,
+                type="text" if body.isascii() else "unicode",
+                status_report_req=True,
+                callback=callback_url,
+            )
+        except ValidationError as exc:  # e.g. VONAGE_FROM of a shape the SDK refuses
+            raise ProviderError("vonage-invalid", str(exc)[:200], transient=False) from None
         try:
             answer = await self._call(self.client.sms.send, message)
         except SmsError as exc:
