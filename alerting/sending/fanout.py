@@ -243,8 +243,9 @@ class RangeSender:
         self.chunk = self.max_chunk
         self.strict = limiter_for(self.redis, self.settings, "twilio").interval_us >= 2000
         self.deadline = self._deadline()
-        self.throttled_at = -1e9  # loop time of this job's last 429
-        self.throttle: tuple[str, float] = ("20429", 1.0)  # its code and Retry-After
+        # per provider: loop time of this job's last 429, its code and Retry-After
+        self.throttled_at: dict[str, float] = {}
+        self.throttle: dict[str, tuple[str, float]] = {}
         self.reslotted = 0
         self.results: list[tuple] = []
         self.tasks: set[asyncio.Task] = set()
@@ -323,8 +324,8 @@ class RangeSender:
             if not self.router.usable(lane.name):  # demoted meanwhile: another provider
                 self.results.append(("retry", msg, "demoted", _seconds(0.0)))
                 return
-            if self.throttled_at > granted:  # a slot from before the provider said 429
-                code, retry_after = self.throttle
+            if self.throttled_at.get(lane.name, -1e9) > granted:  # a slot from before a 429
+                code, retry_after = self.throttle[lane.name]
                 self.results.append(self.retry(msg, code, retry_after))
                 return
             try:
@@ -332,7 +333,7 @@ class RangeSender:
                 result = await lane.provider.send(msg.phone, msg.body, callback)
             except ProviderError as exc:
                 self.router.record(lane.name, exc)
-                self.results.append(self.refusal(msg, exc, lane.limiter))
+                self.results.append(self.refusal(msg, exc, lane))
                 return
         finally:
             sem.release()
@@ -340,16 +341,16 @@ class RangeSender:
         self.results.append(("ok", msg, result.sid, result.status))
         self.sent += 1
 
-    def refusal(self, msg: Claimed, exc: ProviderError, limiter: RateLimiter) -> tuple:
+    def refusal(self, msg: Claimed, exc: ProviderError, lane: Lane) -> tuple:
         """What a failed send means for the message (a result for `store`)."""
         if exc.unknown:  # the provider may hold it: reconcile, never resend blindly
             return ("unknown", msg, exc.code, None)
         if not exc.transient:
             return ("fail", msg, exc.code, None)
         if exc.code in ("429", "20429") or exc.retry_after:
-            self.throttled_at = asyncio.get_running_loop().time()
-            self.throttle = (exc.code, exc.retry_after or 1.0)
-            limiter.slow_down(exc.retry_after or 1.0)
+            self.throttled_at[lane.name] = asyncio.get_running_loop().time()
+            self.throttle[lane.name] = (exc.code, exc.retry_after or 1.0)
+            lane.limiter.slow_down(exc.retry_after or 1.0)
         return self.retry(msg, exc.code, exc.retry_after)
 
     def retry(self, msg: Claimed, code: str, retry_after: float | None) -> tuple:
