@@ -4,6 +4,7 @@ from Twilio to Vonage mid-send without a doubled SMS, and Vonage's signed webhoo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.request
 from collections import Counter
@@ -374,3 +375,55 @@ def test_a_receipt_on_the_accounts_default_webhook_finds_its_message_by_vonage_i
     session.expire_all()
     row = session.get(Message, message.id)
     assert (row.status, row.error_code) == ("undelivered", "vonage-3")
+
+
+def test_the_simulators_sms_api_takes_json_with_credentials_in_the_body(sim):
+    import json
+
+    def post(secret: str) -> dict:
+        body = {"api_key": "simkey01", "api_secret": secret, "to": "4791234568", "from": "Alerting"}
+        request = urllib.request.Request(
+            f"{sim.url}/sms/json",
+            data=json.dumps(body | {"text": "Hei"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())["messages"][0]
+
+    assert post("simulator-vonage-secret")["status"] == "0"
+    assert post("wrong")["status"] == "4"  # Bad Credentials, in Vonage's 200 answer
+    assert [m["provider"] for m in sim.messages(to="+4791234568")] == ["vonage"]
+
+
+def test_a_connection_dropped_after_the_request_is_unknown_and_never_posted_again(settings):
+    """The SDK re-POSTs up to 10 times when the server hangs up after reading the request (a
+    doubled SMS): here the request reaches the server once and comes back as `unknown`."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    requests_seen = []
+
+    def hang_up() -> None:
+        server.settimeout(5)
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                requests_seen.append(conn.recv(65536))
+                conn.close()  # read, then closed without an answer
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    port = server.getsockname()[1]
+    settings = settings.replace(simulator_url=f"http://127.0.0.1:{port}")
+
+    async def go() -> ProviderError:
+        async with VonageProvider(settings) as vonage:
+            with pytest.raises(ProviderError) as caught:
+                await vonage.send("+4791234569", "Evakuer nå")
+            return caught.value
+
+    error = run(go())
+    time.sleep(0.3)
+    server.close()
+    assert error.unknown
+    assert len([r for r in requests_seen if r.startswith(b"POST /sms/json")]) == 1
