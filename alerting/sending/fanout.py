@@ -383,7 +383,7 @@ class RangeSender:
 
     async def flush(self) -> None:
         if self.router.pending:
-            await asyncio.to_thread(self.router.flush)
+            await asyncio.to_thread(self.router.write, self.router.take())
         if self.results:
             batch, self.results = self.results, []
             await asyncio.to_thread(store, self.app, batch)

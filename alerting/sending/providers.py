@@ -138,10 +138,17 @@ class Router:
             self.pending[(name, "errors")] += 1
 
     def flush(self) -> None:
-        """The counts since the last flush, into this second's buckets; demote who failed."""
-        if not self.pending:
-            return
+        self.write(self.take())
+
+    def take(self) -> Counter[tuple[str, str]]:
+        """The counts since the last take (on the event loop, where `record` runs)."""
         counts, self.pending = self.pending, Counter()
+        return counts
+
+    def write(self, counts: Counter[tuple[str, str]]) -> None:
+        """Counts into this second's buckets; demote who failed (blocking: Redis)."""
+        if not counts:
+            return
         second = int(time.time())
         names = sorted({name for name, _ in counts})
         with self.conn.pipeline(transaction=False) as pipe:
