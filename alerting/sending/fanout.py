@@ -382,11 +382,11 @@ class RangeSender:
                 await asyncio.wait_for(stop.wait(), HEARTBEAT_S)
 
     async def flush(self) -> None:
-        if self.router.pending:
-            await asyncio.to_thread(self.router.write, self.router.take())
         if self.results:
             batch, self.results = self.results, []
             await asyncio.to_thread(store, self.app, batch)
+        if self.router.pending:  # after the answers: health is advisory, they are the record
+            await asyncio.to_thread(self.router.write, self.router.take())
 
     async def flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

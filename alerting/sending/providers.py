@@ -146,9 +146,14 @@ class Router:
         return counts
 
     def write(self, counts: Counter[tuple[str, str]]) -> None:
-        """Counts into this second's buckets; demote who failed (blocking: Redis)."""
+        """Counts into this second's buckets; demote who failed (blocking: Redis). Without
+        Redis the counts are dropped: health only steers traffic, and sending goes on."""
         if not counts:
             return
+        with contextlib.suppress(redis.RedisError):
+            self._write(counts)
+
+    def _write(self, counts: Counter[tuple[str, str]]) -> None:
         second = int(time.time())
         names = sorted({name for name, _ in counts})
         with self.conn.pipeline(transaction=False) as pipe:
@@ -187,8 +192,9 @@ class Router:
         now = time.monotonic()
         if now - self._read_at > CACHE_S:
             self._read_at = now
-            flags = self.conn.mget([DEMOTED + n for n in self.names])
-            self._demoted = {n for n, flag in zip(self.names, flags, strict=True) if flag}
+            with contextlib.suppress(redis.RedisError):  # without Redis: as last seen
+                flags = self.conn.mget([DEMOTED + n for n in self.names])
+                self._demoted = {n for n, flag in zip(self.names, flags, strict=True) if flag}
         return [n for n in self.names if n not in self._demoted] or self.names
 
     def choose(self) -> str:
