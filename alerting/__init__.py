@@ -87,6 +87,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # signed by the provider instead
+    from alerting import vonage_webhooks
+
+    app.register_blueprint(vonage_webhooks.bp)
+    csrf.exempt(vonage_webhooks.bp)  # signed by Vonage instead
     i18n.init_app(app)
     tiles.init_app(app)
     from alerting import portal

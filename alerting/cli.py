@@ -578,9 +578,11 @@ def simulator_command(host: str, port: int) -> None:
     from alerting.simulator import SimulatorConfig, serve
 
     config = SimulatorConfig.from_env()
+    public = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     if config.inbound_url is None:
-        public = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
         config = config.updated({"inbound_url": f"{public}/webhooks/twilio/inbound"})
+    if config.vonage_inbound_url is None:
+        config = config.updated({"vonage_inbound_url": f"{public}/webhooks/vonage/inbound"})
     serve(host, port, config)
 
 

@@ -7,7 +7,13 @@ import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from alerting.simulator import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from alerting.simulator import (
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    DEFAULT_VONAGE_API_KEY,
+    DEFAULT_VONAGE_API_SECRET,
+    DEFAULT_VONAGE_SIGNATURE_SECRET,
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -38,6 +44,15 @@ def _refuse_unsafe(settings: Settings) -> None:
             "SMS_PROVIDER=twilio with the simulator's published TWILIO_ACCOUNT_SID or "
             "TWILIO_AUTH_TOKEN: set the account's own credentials"
         )
+    if settings.sms_provider == "twilio" and {
+        settings.vonage_api_key,
+        settings.vonage_api_secret,
+        settings.vonage_signature_secret,
+    } & {DEFAULT_VONAGE_API_KEY, DEFAULT_VONAGE_API_SECRET, DEFAULT_VONAGE_SIGNATURE_SECRET}:
+        raise ConfigError(
+            "SMS_PROVIDER=twilio with the simulator's published VONAGE_API_KEY, "
+            "VONAGE_API_SECRET or VONAGE_SIGNATURE_SECRET: set the account's own credentials"
+        )
     if not _production():
         return
     if not os.environ.get("SMS_PROVIDER", "").strip():
@@ -63,6 +78,32 @@ def _secret_key(instance_path: Path) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+PROVIDER_NAMES = ("twilio", "vonage")
+
+
+def parse_providers(value: str) -> tuple[tuple[str, float], ...]:
+    """SMS_PROVIDERS: `twilio,vonage` (equal weights) or `twilio:3,vonage:1`."""
+    out: dict[str, float] = {}
+    for item in value.split(","):
+        name, _, weight = item.strip().partition(":")
+        name = name.strip().lower()
+        if not name:
+            continue
+        if name not in PROVIDER_NAMES:
+            raise ConfigError(f"SMS_PROVIDERS: unknown provider {name!r} (twilio or vonage)")
+        try:
+            out[name] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ConfigError(
+                f"SMS_PROVIDERS: weight {weight!r} of {name} is not a number"
+            ) from None
+        if out[name] <= 0:
+            raise ConfigError(f"SMS_PROVIDERS: the weight of {name} must be positive")
+    if not out:
+        raise ConfigError("SMS_PROVIDERS names no provider (twilio, vonage)")
+    return tuple(out.items())
 
 
 @dataclass
@@ -101,6 +142,16 @@ class Settings:
     twilio_messaging_service_sid: str = ""
     twilio_base_url: str = ""
     simulator_url: str = "http://127.0.0.1:8099"
+    # second SMS provider (alerting.sending.providers, alerting.sending.vonage): the providers
+    # with weights, the error share that demotes one, Vonage's credentials, sender and rate
+    sms_providers: tuple[tuple[str, float], ...] = (("twilio", 1.0),)
+    provider_error_threshold: float = 0.5
+    vonage_api_key: str = ""
+    vonage_api_secret: str = ""
+    vonage_signature_secret: str = ""
+    vonage_from: str = "Alerting"
+    vonage_base_url: str = ""
+    vonage_rate_per_second: float = 30.0
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "© OpenStreetMap contributors"  # the credit the tiles' licence asks
     login_lockout_attempts: int = 5
@@ -128,6 +179,11 @@ class Settings:
         provider = _env("SMS_PROVIDER", "simulator")
         default_sid = DEFAULT_ACCOUNT_SID if provider == "simulator" else ""
         default_token = DEFAULT_AUTH_TOKEN if provider == "simulator" else ""
+        default_vonage = (
+            (DEFAULT_VONAGE_API_KEY, DEFAULT_VONAGE_API_SECRET, DEFAULT_VONAGE_SIGNATURE_SECRET)
+            if provider == "simulator"
+            else ("", "", "")
+        )
         settings = cls(
             instance_path=instance_path,
             database_url=_env("DATABASE_URL", f"sqlite:///{instance_path / 'alerting.db'}"),
@@ -156,6 +212,15 @@ class Settings:
             twilio_messaging_service_sid=_env("TWILIO_MESSAGING_SERVICE_SID", ""),
             twilio_base_url=_env("TWILIO_BASE_URL", ""),
             simulator_url=_env("SIMULATOR_URL", "http://127.0.0.1:8099").rstrip("/"),
+            # second SMS provider
+            sms_providers=parse_providers(_env("SMS_PROVIDERS", "twilio")),
+            provider_error_threshold=_env_float("PROVIDER_ERROR_THRESHOLD", 0.5),
+            vonage_api_key=_env("VONAGE_API_KEY", default_vonage[0]),
+            vonage_api_secret=_env("VONAGE_API_SECRET", default_vonage[1]),
+            vonage_signature_secret=_env("VONAGE_SIGNATURE_SECRET", default_vonage[2]),
+            vonage_from=_env("VONAGE_FROM", "Alerting"),
+            vonage_base_url=_env("VONAGE_BASE_URL", "").rstrip("/"),
+            vonage_rate_per_second=_env_float("VONAGE_RATE_PER_SECOND", 30.0),
             tile_url=_env("TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
             tile_attribution=_env("TILE_ATTRIBUTION", "© OpenStreetMap contributors"),
             login_lockout_attempts=int(_env("LOGIN_LOCKOUT_ATTEMPTS", "5")),

@@ -94,6 +94,13 @@ def inbound():
     sid = params.get("MessageSid") or params.get("SmsSid") or None
     if not phone:
         abort(400)
+    return _twiml(receive_sms(phone, body, sid, "sms"))
+
+
+def receive_sms(phone: str, body: str, sid: str | None, source: str) -> str | None:
+    """An SMS from a phone through any provider: kept once per provider id, STOP opts the
+    number out everywhere, START back in; returns our answer to it (None: none, or a retried
+    webhook handled already)."""
     session = db()
     kind = classify(body)
     alert_id = _last_alert(session, phone) if kind == "reply" else None
@@ -106,15 +113,15 @@ def inbound():
         session.flush()
     except IntegrityError:
         session.rollback()
-        return _twiml(None)  # a retried webhook: handled already
+        return None  # a retried webhook: handled already
     if kind == "stop":
-        opt_out(session, phone, "sms")
+        opt_out(session, phone, source)
     elif kind == "start":
-        opt_in(session, phone, "sms")
+        opt_in(session, phone, source)
     elif kind == "reply":
         record(session, f"sms:{mask(phone)}", "alert.reply", f"alert:{alert_id}")
     reply = None
     if kind != "reply":
         reply = reply_text(kind, _language(session, phone), current.settings().default_language)
     session.commit()
-    return _twiml(reply)
+    return reply

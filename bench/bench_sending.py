@@ -10,6 +10,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending storm --recipients 600 --mps 2 --seconds 60
     DATABASE_URL=postgresql://... REDIS_URL=redis://... \
       .venv/bin/python -m bench.bench_sending scaleout --workers 4 --recipients 6000 --rate 100
+    .venv/bin/python -m bench.bench_sending failover --recipients 1500 --rate 50 --after 10
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Bench:
         recipients: int = 0,
         urgent: int = 0,
         machines: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-sending-"))
         # each worker its own instance folder: "machines" that share only the database and Redis
@@ -122,6 +124,7 @@ class Bench:
             TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
             SMS_RATE_PER_SECOND=str(rate),
             SWEEP_INTERVAL="1",
+            **(env or {}),
         )
         self.procs = [
             subprocess.Popen(
@@ -301,6 +304,49 @@ def storm(args) -> dict:
         "states": states,
         "phones_without_sms": args.recipients - len(per_phone),
         "phones_with_two_or_more": sum(1 for n in per_phone.values() if n > 1),
+    }
+
+
+def failover(args) -> dict:
+    """Twilio's side starts answering 500 `--after` seconds into a send weighted 9:1 towards
+    it: how long until Vonage carries the traffic (its first one-second window at ≥ 90% of the
+    rate), and whether any phone got two SMS or none."""
+    env = {"SMS_PROVIDERS": "twilio:9,vonage:1", "VONAGE_RATE_PER_SECOND": str(args.rate)}
+    b = Bench(rate=args.rate, recipients=args.recipients, drop_callbacks=False, env=env)
+    try:
+        b.post_alert(AREA)
+        time.sleep(args.after)
+        b.sim.configure(twilio_status=500)
+        failed_at = time.time()
+        b.wait_count(args.recipients, timeout=args.recipients / args.rate * 3 + 60)
+        messages = b.sim.messages()
+    finally:
+        b.close()
+
+    def at(m: dict) -> float:
+        return datetime.fromisoformat(m["created_at"]).timestamp()
+
+    vonage = sorted(at(m) for m in messages if m["provider"] == "vonage" and at(m) > failed_at)
+    flowing = next(
+        (
+            t - failed_at
+            for i, t in enumerate(vonage)
+            if sum(1 for u in vonage[i:] if u < t + 1.0) >= 0.9 * args.rate
+        ),
+        None,
+    )
+    per_phone = Counter(m["to"] for m in messages)
+    return {
+        "recipients": args.recipients,
+        "rate_per_s": args.rate,
+        "twilio_failed_after_s": args.after,
+        "first_vonage_sms_after_failure_s": round(vonage[0] - failed_at, 3) if vonage else None,
+        "vonage_at_90pct_rate_after_failure_s": round(flowing, 3) if flowing else None,
+        "twilio_sms_after_failure": sum(
+            1 for m in messages if m["provider"] == "twilio" and at(m) > failed_at
+        ),
+        "phones_with_two_sms": sum(1 for n in per_phone.values() if n > 1),
+        "phones_without_sms": args.recipients - len(per_phone),
     }
 
 
@@ -530,8 +576,13 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--recipients", type=int, default=6_000)
     p.add_argument("--rate", type=float, default=100.0)
+    p = sub.add_parser("failover")
+    p.add_argument("--recipients", type=int, default=1500)
+    p.add_argument("--rate", type=float, default=50.0)
+    p.add_argument("--after", type=float, default=10.0)
     args = parser.parse_args()
     benchmarks = {
+        "failover": failover,
         "throughput": throughput,
         "rate": rate,
         "urgent": urgent,

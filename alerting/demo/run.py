@@ -85,6 +85,7 @@ def start_simulator(settings):
             "account_sid": settings.twilio_account_sid,
             "auth_token": settings.twilio_auth_token,
             "inbound_url": f"{settings.public_url}/webhooks/twilio/inbound",
+            "vonage_inbound_url": f"{settings.public_url}/webhooks/vonage/inbound",
             "callback_delay_ms": 300.0,
         }
     )

@@ -1,8 +1,10 @@
 """Sending: planning, fan-out under a global rate limit, provider, receipts, sweep.
 
-Modules: `provider` (Twilio SDK, also against the simulator), `ratelimit` (GCRA in Redis),
-`queues` (RQ queues by urgency), `planning` (message rows and send jobs), `fanout` (send jobs),
-`status` (receipts, opt-outs), `sweep` (repair and completion), `transactional` (sign-in codes).
+Modules: `provider` (Twilio SDK, also against the simulator), `vonage` (the second provider's
+SDK), `providers` (which provider takes a batch, their health, failover), `ratelimit` (GCRA in
+Redis), `queues` (RQ queues by urgency), `planning` (message rows and send jobs), `fanout` (send
+jobs), `status` (receipts, opt-outs), `sweep` (repair and completion), `transactional` (sign-in
+codes).
 """
 
 from __future__ import annotations

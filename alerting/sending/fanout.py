@@ -37,7 +37,8 @@ from sqlalchemy import Engine, and_, bindparam, exists, or_, select, update
 from alerting.models import Alert, Message, utcnow
 from alerting.sending import shutdown
 from alerting.sending.deadline import send_deadline
-from alerting.sending.provider import UNSUBSCRIBED, Provider, ProviderError, sender_of
+from alerting.sending.provider import UNSUBSCRIBED, ProviderError
+from alerting.sending.providers import Lane, Router, limiter_for, open_lanes
 from alerting.sending.queues import (
     LEASES,
     URGENT,
@@ -80,9 +81,12 @@ def alert_open(alert_id: int):
     return exists().where(A.c.id == alert_id, A.c.status.in_(SENDING_ALERT_STATES))
 
 
-def claim(engine: Engine, alert_id: int, lo: int, hi: int, n: int, job: str) -> list[Claimed]:
+def claim(
+    engine: Engine, alert_id: int, lo: int, hi: int, n: int, job: str, provider: str = "twilio"
+) -> list[Claimed]:
     """pending → sending for up to n due messages of the range, in one conditional UPDATE that
-    also requires the alert to be still sending."""
+    also requires the alert to be still sending; `provider` is recorded before the hand-over,
+    so a claim whose job dies is looked up where it may have gone."""
     now = utcnow()
     pick = (
         select(M.c.id)
@@ -106,6 +110,7 @@ def claim(engine: Engine, alert_id: int, lo: int, hi: int, n: int, job: str) -> 
             claimed_at=now,
             claimed_by=job,
             attempts=M.c.attempts + 1,
+            provider=provider,
             updated_at=now,
         )
         .returning(M.c.id, M.c.phone, M.c.body, M.c.attempts)
@@ -233,13 +238,14 @@ class RangeSender:
         self.alert_id, self.lo, self.hi, self.urgent = alert_id, lo, hi, urgent
         self.job_id = job_id
         rate = self.settings.sms_rate_per_second
-        self.limiter = RateLimiter(self.redis, sender_of(self.settings), rate)
+        self.router = Router(self.redis, self.settings)
         self.max_chunk = int(min(100, max(1, rate * 0.5)))
         self.chunk = self.max_chunk
-        self.strict = self.limiter.interval_us >= 2000
+        self.strict = limiter_for(self.redis, self.settings, "twilio").interval_us >= 2000
         self.deadline = self._deadline()
-        self.throttled_at = -1e9  # loop time of this job's last 429
-        self.throttle: tuple[str, float] = ("20429", 1.0)  # its code and Retry-After
+        # per provider: loop time of this job's last 429, its code and Retry-After
+        self.throttled_at: dict[str, float] = {}
+        self.throttle: dict[str, tuple[str, float]] = {}
         self.reslotted = 0
         self.results: list[tuple] = []
         self.tasks: set[asyncio.Task] = set()
@@ -253,9 +259,6 @@ class RangeSender:
                 select(A.c.category, A.c.started_at, A.c.created_at).where(A.c.id == self.alert_id)
             ).one()
         return send_deadline(self.settings, category, started or created)
-
-    def callback_url(self, message_id: int) -> str:
-        return f"{self.settings.public_url}/webhooks/twilio/status/{message_id}"
 
     def refresh_lease(self) -> None:
         with self.redis.pipeline() as pipe:
@@ -280,16 +283,16 @@ class RangeSender:
 
         enqueue_send(self.redis, self.alert_id, self.lo, self.hi, self.urgent, at_front=True)
 
-    async def new_slot(self) -> float:
+    async def new_slot(self, limiter: RateLimiter) -> float:
         """A fresh rate-limit slot (loop time) for a message that missed its own."""
         loop = asyncio.get_running_loop()
         while True:
-            grant = self.limiter.acquire(1)
+            grant = limiter.acquire(1)
             if grant.count:
                 return loop.time() + (grant.first_at - time.time())
             await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
 
-    async def wait_for_slot(self, at: float, sem: asyncio.Semaphore) -> None:
+    async def wait_for_slot(self, at: float, sem: asyncio.Semaphore, limiter: RateLimiter) -> None:
         """Sleep until the slot, then take a connection. At limited rates (slots ≥ 2 ms apart) a
         message more than MAX_LATE_S behind its slot (a stalled event loop, a starved CPU, every
         connection busy with a slow provider) takes a new slot instead of bunching up with the
@@ -304,7 +307,7 @@ class RangeSender:
         try:
             while self.strict and loop.time() - at > MAX_LATE_S:
                 self.reslotted += 1
-                at = await self.new_slot()
+                at = await self.new_slot(limiter)
                 delay = at - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -312,38 +315,42 @@ class RangeSender:
             sem.release()
             raise
 
-    async def send_one(
-        self, provider: Provider, msg: Claimed, at: float, sem, granted: float
-    ) -> None:
-        await self.wait_for_slot(at, sem)
+    async def send_one(self, lane: Lane, msg: Claimed, at: float, sem, granted: float) -> None:
+        await self.wait_for_slot(at, sem, lane.limiter)
         try:
             if not self.open:
                 self.results.append(("withdrawn", msg, None, None))
                 return
-            if self.throttled_at > granted:  # a slot from before the provider said 429
-                code, retry_after = self.throttle
+            if not self.router.usable(lane.name):  # demoted meanwhile: another provider
+                self.results.append(("retry", msg, "demoted", _seconds(0.0)))
+                return
+            if self.throttled_at.get(lane.name, -1e9) > granted:  # a slot from before a 429
+                code, retry_after = self.throttle[lane.name]
                 self.results.append(self.retry(msg, code, retry_after))
                 return
             try:
-                result = await provider.send(msg.phone, msg.body, self.callback_url(msg.id))
+                callback = lane.callback_url(self.settings.public_url, msg.id)
+                result = await lane.provider.send(msg.phone, msg.body, callback)
             except ProviderError as exc:
-                self.results.append(self.refusal(msg, exc))
+                self.router.record(lane.name, exc)
+                self.results.append(self.refusal(msg, exc, lane))
                 return
         finally:
             sem.release()
+        self.router.record(lane.name, None)
         self.results.append(("ok", msg, result.sid, result.status))
         self.sent += 1
 
-    def refusal(self, msg: Claimed, exc: ProviderError) -> tuple:
+    def refusal(self, msg: Claimed, exc: ProviderError, lane: Lane) -> tuple:
         """What a failed send means for the message (a result for `store`)."""
         if exc.unknown:  # the provider may hold it: reconcile, never resend blindly
             return ("unknown", msg, exc.code, None)
         if not exc.transient:
             return ("fail", msg, exc.code, None)
         if exc.code in ("429", "20429") or exc.retry_after:
-            self.throttled_at = asyncio.get_running_loop().time()
-            self.throttle = (exc.code, exc.retry_after or 1.0)
-            self.limiter.slow_down(exc.retry_after or 1.0)
+            self.throttled_at[lane.name] = asyncio.get_running_loop().time()
+            self.throttle[lane.name] = (exc.code, exc.retry_after or 1.0)
+            lane.limiter.slow_down(exc.retry_after or 1.0)
         return self.retry(msg, exc.code, exc.retry_after)
 
     def retry(self, msg: Claimed, code: str, retry_after: float | None) -> tuple:
@@ -378,6 +385,8 @@ class RangeSender:
         if self.results:
             batch, self.results = self.results, []
             await asyncio.to_thread(store, self.app, batch)
+        if self.router.pending:  # after the answers: health is advisory, they are the record
+            await asyncio.to_thread(self.router.write, self.router.take())
 
     async def flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -394,8 +403,8 @@ class RangeSender:
         watcher = asyncio.create_task(self.watch(stop))
         heart = asyncio.create_task(self.heartbeat(stop))
         try:
-            async with Provider(self.settings) as provider:
-                await self._loop(provider, sem, deadline, max_out)
+            async with open_lanes(self.redis, self.settings) as lanes:
+                await self._loop(lanes, sem, deadline, max_out)
                 while self.tasks:
                     await self._reap(None)
         finally:
@@ -416,7 +425,7 @@ class RangeSender:
             for task in done:
                 task.result()
 
-    async def _loop(self, provider: Provider, sem, deadline: float, max_out: int) -> None:
+    async def _loop(self, lanes: dict[str, Lane], sem, deadline: float, max_out: int) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if loop.time() - self._reconciled_at >= RECONCILE_EVERY_S:
@@ -424,7 +433,7 @@ class RangeSender:
                 await reconcile(
                     self.engine,
                     self.settings,
-                    provider,
+                    {name: lane.provider for name, lane in lanes.items()},
                     self.alert_id,
                     self.lo,
                     self.hi,
@@ -440,8 +449,16 @@ class RangeSender:
                 continue
             while len(self.tasks) >= max_out:
                 await self._reap(None)
+            lane = lanes[self.router.choose()]
             claimed = await asyncio.to_thread(
-                claim, self.engine, self.alert_id, self.lo, self.hi, self.chunk, self.job_id
+                claim,
+                self.engine,
+                self.alert_id,
+                self.lo,
+                self.hi,
+                self.chunk,
+                self.job_id,
+                lane.name,
             )
             if not claimed:
                 if self.tasks:  # in flight: they may come back as retries
@@ -458,7 +475,7 @@ class RangeSender:
                 continue
             i = 0
             while i < len(claimed):
-                grant = self.limiter.acquire(len(claimed) - i)
+                grant = lane.limiter.acquire(len(claimed) - i)
                 if grant.count == 0:
                     await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
                     continue
@@ -469,7 +486,7 @@ class RangeSender:
                 for j in range(grant.count):
                     msg = claimed[i + j]
                     task = asyncio.create_task(
-                        self.send_one(provider, msg, t0 + j * grant.interval, sem, now)
+                        self.send_one(lane, msg, t0 + j * grant.interval, sem, now)
                     )
                     self.tasks.add(task)
                 i += grant.count

@@ -5,8 +5,10 @@ answer: a timeout, a connection lost after the request was written, or a claim w
 between the provider's acceptance and our storing its id (measured on a 30,000-phone run with
 SIGKILLs: the id reached the database 0.06-1.4 s after acceptance). Resending blindly gave those
 phones the alert two to eight times. Here the provider is asked whether it holds the message
-(`Provider.find_sent`): if so its SID and status are adopted (`answered`), if not the message
-goes back to `pending` and is sent again (`not_found`), until the alert's send deadline
+(`Provider.find_sent`), the provider the message was claimed for (`messages.provider`) and no
+other, so a message is never sent through a second provider while the first may hold it. If
+it holds it, its SID and status are adopted (`answered`); if not, the message goes back to
+`pending` and is sent again (`not_found`), on any provider, until the alert's send deadline
 (alerting.sending.deadline) has passed: then it is `failed` with `timeout`. Each update is
 guarded by the attempt count that was looked up, so a stale lookup never settles a later claim.
 """
@@ -38,13 +40,14 @@ class Unknown:
     body: str
     attempts: int
     since: datetime  # the alert's creation: every attempt of this message is younger
+    provider: str | None  # where its last attempt went (None: before providers were recorded)
 
 
 def due(engine: Engine, alert_id: int, lo: int, hi: int, settle_s: float) -> list[Unknown]:
     """`unknown` messages of the range whose request ended at least `settle_s` ago."""
     cutoff = utcnow() - timedelta(seconds=settle_s)
     query = (
-        select(M.c.id, M.c.phone, M.c.body, M.c.attempts, Alert.created_at)
+        select(M.c.id, M.c.phone, M.c.body, M.c.attempts, Alert.created_at, M.c.provider)
         .join(Alert, Alert.id == M.c.alert_id)
         .where(
             M.c.alert_id == alert_id,
@@ -144,14 +147,15 @@ def settle(
 async def reconcile(
     engine: Engine,
     settings: Settings,
-    provider: Provider,
+    providers: dict[str, Provider],
     alert_id: int,
     lo: int,
     hi: int,
     settle_s: float,
     sem: asyncio.Semaphore,
 ) -> int:
-    """Look up the due `unknown` messages of a range and settle them; returns how many."""
+    """Look up the due `unknown` messages of a range, each at its own provider, and settle
+    them; returns how many."""
     rows = await asyncio.to_thread(due, engine, alert_id, lo, hi, settle_s)
     if not rows:
         return 0
@@ -162,6 +166,7 @@ async def reconcile(
         # a lookup the provider did not answer is asked again next round
         async with sem:
             with contextlib.suppress(ProviderError):
+                provider = providers[row.provider or "twilio"]
                 found[row.id] = await provider.find_sent(row.phone, row.body, row.since, held)
 
     await asyncio.gather(*(look(r) for r in rows))

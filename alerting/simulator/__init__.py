@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, ConfigError, Outcome, SimulatorConfig
+from .config import (
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    DEFAULT_VONAGE_API_KEY,
+    DEFAULT_VONAGE_API_SECRET,
+    DEFAULT_VONAGE_SIGNATURE_SECRET,
+    ConfigError,
+    Outcome,
+    SimulatorConfig,
+)
 
 if TYPE_CHECKING:
     from .server import SimulatorServer, make_server, serve, start_in_thread
@@ -19,6 +28,9 @@ _SERVER = {"SimulatorServer", "make_server", "serve", "start_in_thread"}
 __all__ = [
     "DEFAULT_ACCOUNT_SID",
     "DEFAULT_AUTH_TOKEN",
+    "DEFAULT_VONAGE_API_KEY",
+    "DEFAULT_VONAGE_API_SECRET",
+    "DEFAULT_VONAGE_SIGNATURE_SECRET",
     "ConfigError",
     "Outcome",
     "SimulatorConfig",

@@ -132,6 +132,7 @@ class Dispatcher:
         self.timers: set[asyncio.TimerHandle] = set()
         self.in_flight = 0
         self._warn = _Throttled()
+        self.vonage: Any = None  # Vonage's side (alerting.simulator.vonage) builds its receipts
 
     def start(self) -> None:
         self.resize(self.state.config.callback_concurrency)
@@ -244,9 +245,12 @@ class Dispatcher:
 
     async def _post_status(self, msg: Message, step: Step) -> str:
         """POST one status callback: "ok", "rejected" (4xx, not retried) or "retry"."""
-        params = status_params(msg, step)
         try:
-            response = await self.post_signed(msg.status_callback, params, step.token)
+            if msg.provider == "vonage":
+                response = await self.post_form(msg.status_callback, self.vonage.receipt(msg, step))
+            else:
+                params = status_params(msg, step)
+                response = await self.post_signed(msg.status_callback, params, step.token)
         except Exception as exc:  # refused, reset, timed out, garbled: all worth a retry
             self._warn.warning("status callback to %s failed: %r", msg.status_callback, exc)
             return "retry"
@@ -268,12 +272,18 @@ class Dispatcher:
         cfg = self.state.config
         url = url.partition("#")[0]  # Twilio keeps connection overrides (#rc=..) to itself
         headers = {
-            "Content-Type": FORM,
             "User-Agent": USER_AGENT,
-            "Accept": "*/*",
             "X-Twilio-Signature": self.signer.sign(cfg.auth_token, url, params),
             "I-Twilio-Idempotency-Token": token,
         }
+        return await self.post_form(url, params, headers)
+
+    async def post_form(
+        self, url: str, params: dict[str, str], headers: dict[str, str] | None = None
+    ) -> Reply:
+        """POST `params` form-encoded (Vonage's webhooks carry their signature in the fields)."""
+        cfg = self.state.config
+        headers = {"Content-Type": FORM, "Accept": "*/*", "User-Agent": "Vonage", **(headers or {})}
         body = encode_form(params).encode()
         timeout = aiohttp.ClientTimeout(total=cfg.callback_timeout_s)
         for attempt in (0, 1):

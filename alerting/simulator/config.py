@@ -12,6 +12,10 @@ from .wire import DELIVERY_ERRORS
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32  # hex, like Twilio's ^AC[0-9a-fA-F]{32}$
 DEFAULT_AUTH_TOKEN = "simulator-auth-token"
+# Vonage's side (alerting.simulator.vonage): published like Twilio's, refused in production
+DEFAULT_VONAGE_API_KEY = "simkey01"
+DEFAULT_VONAGE_API_SECRET = "simulator-vonage-secret"
+DEFAULT_VONAGE_SIGNATURE_SECRET = "simulator-vonage-signature-secret"
 
 FINAL_OUTCOMES = ("delivered", "undelivered", "failed", "sent", "queued")
 
@@ -80,6 +84,13 @@ class SimulatorConfig:
     inbound_url: str | None = None  # where /_sim/inbound posts the phone's SMS (the app)
     service_from: str = "+15005550006"  # the number a messaging service "picks"
     max_messages: int = 1_000_000  # oldest messages are forgotten beyond this
+    # Vonage's side: credentials, where inbound SMS and delivery receipts go, and an outage of
+    # Twilio's side (`twilio_status` 500 or 503: every Messages API call answers that)
+    vonage_api_key: str = DEFAULT_VONAGE_API_KEY
+    vonage_api_secret: str = DEFAULT_VONAGE_API_SECRET
+    vonage_signature_secret: str = DEFAULT_VONAGE_SIGNATURE_SECRET
+    vonage_inbound_url: str | None = None
+    twilio_status: int = 0  # 0: Twilio's side answers normally
 
     def __post_init__(self) -> None:
         """Check and normalise every value, so `SimulatorConfig(landlines=["+47..."],
@@ -118,7 +129,7 @@ class SimulatorConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "auth_token":
+            if f.name in ("auth_token", "vonage_api_secret", "vonage_signature_secret"):
                 continue
             if isinstance(value, set):
                 value = sorted(value)
@@ -130,7 +141,7 @@ class SimulatorConfig:
 
 _RATES = {"failure_rate", "duplicate_rate", "reorder_rate", "drop_rate"}
 _FLOATS = {"latency_ms", "callback_delay_ms", "callback_timeout_s", "callback_retry_ms"}
-_INTS = {"mps", "callback_retries", "callback_concurrency", "max_messages"}
+_INTS = {"mps", "callback_retries", "callback_concurrency", "max_messages", "twilio_status"}
 _SETS = {"unsubscribed", "landlines", "allowed_senders"}
 
 
@@ -178,9 +189,18 @@ def _coerce(key: str, value: Any) -> Any:
                 str(k).strip(): v if isinstance(v, Outcome) else Outcome.parse(v)
                 for k, v in dict(value).items()
             }
-        if key == "inbound_url":
+        if key == "twilio_status" and value not in (0, 500, 503):
+            raise ConfigError("twilio_status must be 0, 500 or 503")
+        if key in ("inbound_url", "vonage_inbound_url"):
             return str(value) if value else None
-        if key in {"account_sid", "auth_token", "service_from"}:
+        if key in {
+            "account_sid",
+            "auth_token",
+            "service_from",
+            "vonage_api_key",
+            "vonage_api_secret",
+            "vonage_signature_secret",
+        }:
             if not value:
                 raise ConfigError(f"{key} must not be empty")
             return str(value)

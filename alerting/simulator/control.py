@@ -132,6 +132,8 @@ class Control:
             return json_answer(
                 {"error": "'to' is required (no message was sent to this phone yet)"}, status=400
             )
+        if str(data.get("provider") or "") == "vonage":
+            return await self.vonage_inbound(phone, to, body, data)
         keyword = keyword_kind(body)
         if keyword == "stop":
             state.opt_out(phone)
@@ -187,12 +189,49 @@ class Control:
                 reply = state.record_reply(phone, to, text)
                 self.dispatcher.begin(reply)
                 replies.append(reply.sid)
-        return json_answer(
-            {
-                "sid": sid,
-                "status": response.status,
-                "content_type": response.headers.get("content-type", ""),
-                "body": response.body.decode("utf-8", "replace"),
-                "replies": replies,
-            }
-        )
+        return _relayed(sid, response, replies)
+
+    async def vonage_inbound(
+        self, phone: str, to: str, body: str, data: dict[str, Any]
+    ) -> web.Response:
+        """The same SMS through Vonage's side: a signed inbound webhook to
+        `vonage_inbound_url` (Vonage sends no reply from the answer: the app sends one)."""
+        state = self.state
+        url = str(data.get("url") or state.config.vonage_inbound_url or "")
+        params = self.dispatcher.vonage.inbound(phone, to, body)
+        record: dict[str, Any] = {
+            "sid": params["messageId"],
+            "from": phone,
+            "to": to,
+            "body": body,
+            "provider": "vonage",
+            "created_at": iso_us(time.time_ns() // 1000),
+            "app_status": None,
+        }
+        with state.lock:
+            state.inbound.append(record)
+        if not url:
+            return json_answer({"sid": record["sid"], "error": "no vonage_inbound_url"}, 400)
+        try:
+            response = await self.dispatcher.post_form(url, params)
+        except Exception as exc:  # the app is down or garbled: tell the caller, keep serving
+            with state.lock:
+                state.stats.inbound_failed += 1
+            return json_answer({"sid": record["sid"], "error": f"POST {url} failed: {exc!r}"}, 502)
+        with state.lock:
+            state.stats.inbound_sent += 1
+            record["app_status"] = response.status
+        return _relayed(record["sid"], response, [])
+
+
+def _relayed(sid: str, response: Reply, replies: list[str]) -> web.Response:
+    """What /_sim/inbound answers: the app's answer to the webhook."""
+    return json_answer(
+        {
+            "sid": sid,
+            "status": response.status,
+            "content_type": response.headers.get("content-type", ""),
+            "body": response.body.decode("utf-8", "replace"),
+            "replies": replies,
+        }
+    )

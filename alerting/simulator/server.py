@@ -21,11 +21,12 @@ import aiohttp
 from aiohttp import web
 
 from .aio import HttpError, make_web_server, read_body
-from .api import TwilioApi
+from .api import TwilioApi, twilio_error
 from .callbacks import Dispatcher, open_session
 from .config import SimulatorConfig
 from .control import Control
 from .state import State
+from .vonage import VonageApi
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class SimulatorServer:
         self.dispatcher = Dispatcher(self.state, self._session)
         self.dispatcher.start()
         self.api = TwilioApi(self.state, self.dispatcher)
+        self.vonage = VonageApi(self.state, self.dispatcher)
         self.control = Control(self.state, self.dispatcher)
         self._web = make_web_server(self._handle)
         loop = asyncio.get_running_loop()
@@ -158,12 +160,19 @@ class SimulatorServer:
             await self._server.wait_closed()
 
     async def _handle(self, req: web.BaseRequest) -> web.StreamResponse:
-        if req.path.startswith("/2010-04-01/"):
+        twilio = req.path.startswith("/2010-04-01/")
+        if twilio or self.vonage.handles(req.path):
             try:
                 body = await read_body(req)
             except HttpError as exc:
                 return exc.answer()
-            response = self.api.handle(req, body)
+            outage = self.state.config.twilio_status
+            if twilio and outage:  # Twilio's side is down (for failover tests)
+                response = twilio_error(20500 if outage == 500 else 20503)
+            elif twilio:
+                response = self.api.handle(req, body)
+            else:
+                response = self.vonage.handle(req, body)
             latency = self.state.config.latency_ms
             if latency:
                 await asyncio.sleep(latency / 1000)

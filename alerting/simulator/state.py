@@ -74,6 +74,7 @@ class Message:
         "plan",
         "direction",
         "generation",
+        "provider",
     )
 
     def __init__(
@@ -89,8 +90,10 @@ class Message:
         plan: list[Step],
         generation: int,
         direction: str = "outbound-api",
+        sid: str | None = None,
+        provider: str = "twilio",
     ) -> None:
-        self.sid = new_sid()
+        self.sid = sid or new_sid()
         self.account_sid = account_sid
         self.to = to
         self.from_ = from_
@@ -106,6 +109,7 @@ class Message:
         self.plan = plan
         self.direction = direction
         self.generation = generation
+        self.provider = provider  # which side of the simulator took it: twilio | vonage
 
     @property
     def uri(self) -> str:
@@ -149,6 +153,7 @@ class Message:
             "messaging_service_sid": self.service_sid or None,
             "direction": self.direction,
             "num_segments": self.segments,
+            "provider": self.provider,
         }
 
 
@@ -220,8 +225,11 @@ class State:
 
     # -- creating messages ------------------------------------------------------------------
 
-    def create(self, params: Mapping[str, str]) -> Message | ApiError:
-        """Validate a Messages.json POST like Twilio does and record the message."""
+    def create(
+        self, params: Mapping[str, str], sid: str | None = None, provider: str = "twilio"
+    ) -> Message | ApiError:
+        """Validate a Messages.json POST like Twilio does and record the message (Vonage's side
+        passes its request in Twilio's field names, its own id and `provider`)."""
         cfg = self.config
         to = params.get("To", "").strip()
         from_ = params.get("From", "").strip()
@@ -250,6 +258,8 @@ class State:
                 created_us=now_us,
                 plan=self._plan(cfg, to, bool(service)),
                 generation=self.generation,
+                sid=sid,
+                provider=provider,
             )
             self._store(msg, cfg)
             self.last_sender[to] = from_ or cfg.service_from

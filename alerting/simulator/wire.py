@@ -24,6 +24,8 @@ ERRORS: dict[int, tuple[int, str]] = {
     20004: (405, "Method not allowed"),
     20404: (404, "The requested resource {path} was not found"),
     20429: (429, "Too Many Requests"),
+    20500: (500, "Internal Server Error"),
+    20503: (503, "Service Unavailable"),
     21211: (400, "The 'To' number {to} is not a valid phone number."),
     21212: (
         400,

@@ -31,6 +31,7 @@ from alerting.staff import (  # noqa: E402,F401
     approval,
     area_import,
     areas,
+    providers,
     register,
     signin,
     texts,

@@ -57,7 +57,7 @@ def test_a_second_coordinator_approves_an_evacuation_and_it_is_sent(app, stack, 
         waiting = other.locator("#waiting-approval")
         expect(waiting).to_contain_text("Waiting for your approval (1)")
         waiting.get_by_role("link", name="Evacuate Strandvegen").click()
-        other.wait_for_load_state()  # the Approve button opens its dialog once the page's script ran
+        other.wait_for_load_state()  # Approve opens its dialog once the page script ran
         other.get_by_role("button", name="Approve").click()
         dialog = other.locator("#approve-dialog")
         expect(dialog).to_be_visible()
