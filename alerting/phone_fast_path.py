@@ -23,38 +23,15 @@ _SEPARATORS = str.maketrans("", "", " -")
 
 @dataclass(frozen=True)
 class _Desc:
-    kind: PhoneNumberType
+    kind: int  # a PhoneNumberType constant
     lengths: tuple[int, ...]
-    pattern: re.Pattern[str]
+    pattern: str
 
-    def matches(self, nsn: str) -> bool:
-        # phonenumbers' `_is_number_matching_desc`: lengths first, then the whole pattern
-        return (not self.lengths or len(nsn) in self.lengths) and bool(self.pattern.fullmatch(nsn))
-
-
-@dataclass(frozen=True)
-class _Region:
-    leading_digits: re.Pattern[str] | None
-    general: _Desc
-    special: tuple[_Desc, ...]  # premium rate ... voicemail, in phonenumbers' order
-    fixed_line: _Desc | None
-    mobile: _Desc | None
-    same_mobile_and_fixed: bool
-
-    def number_type(self, nsn: str) -> PhoneNumberType:
-        """phonenumbers' `_number_type_helper`, step by step."""
-        if not self.general.matches(nsn):
-            return PhoneNumberType.UNKNOWN
-        for desc in self.special:
-            if desc.matches(nsn):
-                return desc.kind
-        if self.fixed_line is not None and self.fixed_line.matches(nsn):
-            if self.same_mobile_and_fixed or (self.mobile is not None and self.mobile.matches(nsn)):
-                return PhoneNumberType.FIXED_LINE_OR_MOBILE
-            return PhoneNumberType.FIXED_LINE
-        if not self.same_mobile_and_fixed and self.mobile is not None and self.mobile.matches(nsn):
-            return PhoneNumberType.MOBILE
-        return PhoneNumberType.UNKNOWN
+    def regex(self) -> str:
+        """phonenumbers' `_is_number_matching_desc` as a regex: the length first, then the
+        whole pattern (the number is all digits, so a length is a lookahead)."""
+        lengths = "|".join(rf"\d{{{n}}}" for n in self.lengths)
+        return (rf"(?=(?:{lengths})\Z)" if lengths else "") + f"(?:{self.pattern})"
 
 
 _SPECIAL = (
@@ -66,27 +43,53 @@ _SPECIAL = (
     ("pager", PhoneNumberType.PAGER),
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
+    ("fixed_line", PhoneNumberType.FIXED_LINE),
+    ("mobile", PhoneNumberType.MOBILE),
 )
 
 
-def _desc(number_desc, kind: PhoneNumberType) -> _Desc | None:
+def _desc(number_desc, kind: int) -> _Desc | None:
     if number_desc is None or not number_desc.national_number_pattern:
         return None  # phonenumbers: an absent or empty pattern never matches
-    return _Desc(
-        kind, tuple(number_desc.possible_length), re.compile(number_desc.national_number_pattern)
-    )
+    return _Desc(kind, tuple(number_desc.possible_length), number_desc.national_number_pattern)
+
+
+@dataclass(frozen=True)
+class _Region:
+    """One region's metadata as one regex: the general description must match the whole number,
+    then the first of the types (in phonenumbers' order) that matches the whole number wins."""
+
+    leading_digits: re.Pattern[str] | None
+    types: re.Pattern[str]
+    mobile: re.Pattern[str] | None
+    same_mobile_and_fixed: bool
+
+    def number_type(self, nsn: str) -> int:
+        """phonenumbers' `_number_type_helper`, in one match."""
+        match = self.types.fullmatch(nsn)
+        if match is None:
+            return PhoneNumberType.UNKNOWN
+        kind = int(match.lastgroup[1:])
+        if kind == PhoneNumberType.FIXED_LINE:
+            # a fixed-line pattern that mobiles share says both
+            if self.same_mobile_and_fixed or (self.mobile and self.mobile.fullmatch(nsn)):
+                return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        elif kind == PhoneNumberType.MOBILE and self.same_mobile_and_fixed:
+            return PhoneNumberType.UNKNOWN  # phonenumbers only tries mobile when they differ
+        return kind
 
 
 def _region(code: str) -> _Region:
     meta = PhoneMetadata.metadata_for_region(code)
-    special = (_desc(getattr(meta, name), kind) for name, kind in _SPECIAL)
+    general = _desc(meta.general_desc, PhoneNumberType.UNKNOWN)
+    descs = [d for name, kind in _SPECIAL if (d := _desc(getattr(meta, name), kind))]
+    mobile = _desc(meta.mobile, PhoneNumberType.MOBILE)
+    alternatives = "|".join(f"(?P<t{int(d.kind)}>{d.regex()})" for d in descs)
+    types = f"(?={general.regex()}\\Z)(?:{alternatives})" if general and descs else "(?!)"
     return _Region(
         leading_digits=re.compile(meta.leading_digits) if meta.leading_digits else None,
-        general=_desc(meta.general_desc, PhoneNumberType.UNKNOWN)
-        or _Desc(PhoneNumberType.UNKNOWN, (), re.compile(r"(?!)")),
-        special=tuple(d for d in special if d is not None),
-        fixed_line=_desc(meta.fixed_line, PhoneNumberType.FIXED_LINE),
-        mobile=_desc(meta.mobile, PhoneNumberType.MOBILE),
+        types=re.compile(types),
+        mobile=re.compile(mobile.regex()) if mobile else None,
         same_mobile_and_fixed=bool(meta.same_mobile_and_fixed_line_pattern),
     )
 
@@ -101,7 +104,7 @@ _REGION_CC = {
 }
 
 
-def fast_number(text: str, region: str) -> tuple[str, PhoneNumberType] | None:
+def fast_number(text: str, region: str) -> tuple[str, int] | None:
     """(E.164, type) of a valid number written in a common way, or None: ask phonenumbers."""
     if region not in _REGION_CC:
         return None
@@ -119,12 +122,12 @@ def fast_number(text: str, region: str) -> tuple[str, PhoneNumberType] | None:
     if cc is None or not nsn.isdigit() or nsn.startswith("0"):
         return None  # another country, punctuation, or a trunk 0 that phonenumbers may strip
     kind = _type(cc, nsn)
-    if kind is PhoneNumberType.UNKNOWN:
+    if kind == PhoneNumberType.UNKNOWN:
         return None  # invalid: let phonenumbers say so in its own way
     return f"+{cc}{nsn}", kind
 
 
-def _type(cc: int, nsn: str) -> PhoneNumberType:
+def _type(cc: int, nsn: str) -> int:
     """phonenumbers' `number_type` of +cc nsn; UNKNOWN also when no region claims it (invalid)."""
     regions = _REGIONS[cc]
     if len(regions) == 1:
@@ -133,6 +136,6 @@ def _type(cc: int, nsn: str) -> PhoneNumberType:
         if region.leading_digits is not None:
             if region.leading_digits.match(nsn):
                 return region.number_type(nsn)
-        elif (kind := region.number_type(nsn)) is not PhoneNumberType.UNKNOWN:
+        elif (kind := region.number_type(nsn)) != PhoneNumberType.UNKNOWN:
             return kind
     return PhoneNumberType.UNKNOWN
