@@ -184,15 +184,21 @@ def _mapped(rows: Iterator[tuple[int, list]], options: ReadOptions) -> Iterator[
     columns = [column_for(h, options.mapping) for h in header]
     _check_header(header, columns, options)
     transform = _transformer(options.crs) if "x" in columns else None
+    combine = transform is not None or not _COMBINED.isdisjoint(columns)
     for line, values in rows:
         if len(values) > len(columns) and any(str(v).strip() for v in values[len(columns) :]):
             yield line, {"_error": Reason("more fields than the header has columns")}
             continue
         record: dict = {}
         for column, value in zip(columns, values, strict=False):
-            if column and str(value).strip() != "":
-                record[column] = value if not isinstance(value, str) else value.strip()
-        yield line, _combined(record, transform)
+            if column is None:
+                continue
+            if isinstance(value, str):
+                if value := value.strip():
+                    record[column] = value
+            elif str(value).strip() != "":
+                record[column] = value
+        yield line, _combined(record, transform) if combine else record
 
 
 def _check_header(header: list, columns: list[str | None], options: ReadOptions) -> None:
@@ -225,6 +231,9 @@ def _transformer(crs: str | None) -> Transformer:
     return Transformer.from_crs(source, "EPSG:4326", always_xy=True)
 
 
+_COMBINED = {"first_name", "last_name", "postcode", "place"}  # columns `_combined` folds
+
+
 def _combined(record: dict, transform: Transformer | None) -> dict:
     first, last = record.pop("first_name", ""), record.pop("last_name", "")
     if (first or last) and not record.get("name"):
@@ -249,6 +258,10 @@ def number(value: object) -> float:
     """A number as a spreadsheet writes it: 60.39, '60,39' (Nordic), ' 6 700 000 '."""
     if isinstance(value, int | float):
         return float(value)
+    try:
+        return float(value)  # the usual '60.39': what the cleaning below would give too
+    except (TypeError, ValueError):
+        pass
     return float(str(value or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
 
 

@@ -79,14 +79,17 @@ def stage(session: Session, rows: list[tuple]) -> None:
         raw.cursor().executemany(f"INSERT INTO import_rows VALUES ({marks})", rows)
 
 
-def staged_points(session: Session, size: int = 50_000) -> Iterator[list[tuple[int, float, float]]]:
-    """(line, lat, lon) of every staged row, a chunk at a time."""
-    result = session.execute(
-        text("SELECT line, lat, lon FROM import_rows ORDER BY line"),
-        execution_options={"yield_per": size},
-    )
-    for part in result.partitions(size):
-        yield [tuple(row) for row in part]
+def staged_points(session: Session, size: int = 50_000) -> Iterator[list[tuple]]:
+    """(line, lat, lon) of every staged row, a chunk at a time (a server-side cursor on
+    PostgreSQL, so the rows are never all in memory)."""
+    raw = session.connection().connection.driver_connection
+    cursor = raw.cursor("import_points") if _postgres(session) else raw.cursor()
+    try:
+        cursor.execute("SELECT line, lat, lon FROM import_rows")
+        while rows := cursor.fetchmany(size):
+            yield rows
+    finally:
+        cursor.close()
 
 
 def staged_median(session: Session, name: str, count: int) -> float:
