@@ -67,7 +67,8 @@ def test_every_written_number_normalises_as_phonenumbers_says(text, region):
 @given(st.sampled_from(["47", "46", "45"]), st.integers(10**4, 10**10 - 1))
 def test_random_nordic_numbers_get_phonenumbers_type_and_validity(cc, digits):
     region = {"47": "NO", "46": "SE", "45": "DK"}[cc]
-    for text in (f"+{cc}{digits}", f"00{cc} {digits}", str(digits)):
+    # the last two: a national number, or the country code without a + (phonenumbers decides)
+    for text in (f"+{cc}{digits}", f"00{cc} {digits}", str(digits), f"{cc}{digits}"):
         assert ours(text, region) == reference(text, region)
 
 
