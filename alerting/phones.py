@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
+
+from alerting.phone_fast_path import fast_number
 
 _SMS_CAPABLE = {
     PhoneNumberType.MOBILE,
@@ -27,15 +30,28 @@ class Phone:
 
 def parse_phone(raw: str, region: str = "NO") -> Phone:
     """Parse '+47 912 34 567', '91234567', '0047 91234567', '(+47) 91 23 45 67' to one number."""
-    text = (raw or "").strip()
+    parsed = _parsed((raw or "").strip(), region)
+    if isinstance(parsed, str):
+        raise PhoneError(parsed)
+    return parsed
+
+
+# a register repeats its phones (households) and a re-import repeats them all: remember the
+# answer per written form; bounded, so a large import's memory stays flat
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(text: str, region: str) -> Phone | str:
+    """The number, or why it is not one (an exception is not cached)."""
     if not text:
-        raise PhoneError("missing phone number")
+        return "missing phone number"
+    fast = fast_number(text, region)
+    if fast is not None:
+        return Phone(e164=fast[0], mobile=fast[1] in _SMS_CAPABLE)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"not a phone number: {text!r} ({exc})") from None
+        return f"not a phone number: {text!r} ({exc})"
     if not phonenumbers.is_valid_number(number):
-        raise PhoneError(f"not a valid phone number: {text!r}")
+        return f"not a valid phone number: {text!r}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Phone(e164=e164, mobile=phonenumbers.number_type(number) in _SMS_CAPABLE)
 

@@ -7,12 +7,15 @@ named CRS, reprojected to WGS84. Every message is a `Reason`, so the staff page 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
 
 from charset_normalizer import from_bytes
 from pyproj import CRS, Transformer
@@ -45,6 +48,7 @@ SYNONYMS = {
     **dict.fromkeys(["type", "stedstype"], "label"),
 }
 # charset-normalizer's names for the encodings a Nordic register comes in, as people know them
+STREAM_CHUNK = 1 << 20  # bytes (or characters) read at a time
 ENCODINGS = {"cp1252": "Windows-1252", "latin_1": "Latin-1", "iso8859_15": "ISO-8859-15"}
 
 
@@ -82,50 +86,76 @@ class ReadOptions:
 class Records:
     rows: Iterator[tuple[int, dict]]
     notes: list[Reason]
+    text: io.TextIOWrapper | None = None  # over the caller's file, which the caller closes
+
+    def close(self) -> None:
+        """Let go of the caller's file without closing it (a wrapper closes what it wraps)."""
+        if self.text is not None:
+            self.text.detach()
+            self.text = None
 
 
-def read_records(name: str, data: bytes, options: ReadOptions) -> Records:
-    """(line number or feature number, record with our column names; lat/lon in WGS84)."""
-    if name.lower().endswith(".xlsx") or data.startswith(b"PK\x03\x04"):
-        return Records(_mapped(_xlsx_rows(data), options), [])
-    text, encoding = _decode(data)
+def read_records(name: str, data: bytes | BinaryIO, options: ReadOptions) -> Records:
+    """(line number or feature number, record with our column names; lat/lon in WGS84).
+
+    `data` may be an open binary file: a CSV is then read as a stream, never whole."""
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    head = stream.read(4)
+    stream.seek(0)
+    if name.lower().endswith(".xlsx") or head.startswith(b"PK\x03\x04"):
+        return Records(_mapped(_xlsx_rows(stream), options), [])
+    python_name, encoding = _encoding(stream)
     notes = [Reason("read as %(encoding)s", encoding=encoding)] if encoding else []
-    if name.lower().endswith((".geojson", ".json")) or text.lstrip().startswith("{"):
-        return Records(_geojson_records(text), notes)
-    return Records(_mapped(_csv_rows(text, options.delimiter), options), notes)
+    text = io.TextIOWrapper(stream, encoding=python_name, newline="")
+    start = text.read(STREAM_CHUNK)
+    text.seek(0)
+    if name.lower().endswith((".geojson", ".json")) or start.lstrip().startswith("{"):
+        return Records(_geojson_records(text.read()), notes, text)
+    return Records(_mapped(_csv_rows(text, options.delimiter), options), notes, text)
 
 
-def _decode(data: bytes) -> tuple[str, str | None]:
-    """The text, and the encoding's name when it was not UTF-8 (the summary says so)."""
+def _encoding(stream: BinaryIO) -> tuple[str, str | None]:
+    """The codec to read the file with, and its name when it was not UTF-8 (the summary says
+    so). UTF-8 is checked in a streaming pass; only a file that is not UTF-8 is read whole, for
+    charset-normalizer."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        return data.decode("utf-8-sig"), None
+        while chunk := stream.read(STREAM_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        pass
-    best = from_bytes(data, cp_isolation=list(ENCODINGS)).best()
-    if best is None:
-        raise RegisterFileError("the file is not text in UTF-8, Windows-1252 or Latin-1")
-    return str(best), ENCODINGS.get(best.encoding, best.encoding)
+        stream.seek(0)
+        best = from_bytes(stream.read(), cp_isolation=list(ENCODINGS)).best()
+        stream.seek(0)
+        if best is None:
+            raise RegisterFileError(
+                "the file is not text in UTF-8, Windows-1252 or Latin-1"
+            ) from None
+        return best.encoding, ENCODINGS.get(best.encoding, best.encoding)
+    stream.seek(0)
+    return "utf-8-sig", None
 
 
-def _csv_rows(text: str, delimiter: str | None) -> Iterator[tuple[int, list[str]]]:
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+def _csv_rows(text: TextIO, delimiter: str | None) -> Iterator[tuple[int, list[str]]]:
+    first = text.readline()
+    header = first.lstrip("\ufeff").split("\n", 1)[0]
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
         except csv.Error:  # one column, or none: the header check below says what is missing
             delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
     for values in reader:
         if any(v.strip() for v in values):
             yield reader.line_num, values
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list]]:
+def _xlsx_rows(data: BinaryIO) -> Iterator[tuple[int, list]]:
     import openpyxl  # only a workbook needs it
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(data, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
         raise RegisterFileError("the file is not a readable .xlsx workbook") from None
     for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
@@ -154,15 +184,21 @@ def _mapped(rows: Iterator[tuple[int, list]], options: ReadOptions) -> Iterator[
     columns = [column_for(h, options.mapping) for h in header]
     _check_header(header, columns, options)
     transform = _transformer(options.crs) if "x" in columns else None
+    combine = transform is not None or not _COMBINED.isdisjoint(columns)
     for line, values in rows:
         if len(values) > len(columns) and any(str(v).strip() for v in values[len(columns) :]):
             yield line, {"_error": Reason("more fields than the header has columns")}
             continue
         record: dict = {}
         for column, value in zip(columns, values, strict=False):
-            if column and str(value).strip() != "":
-                record[column] = value if not isinstance(value, str) else value.strip()
-        yield line, _combined(record, transform)
+            if column is None:
+                continue
+            if isinstance(value, str):
+                if value := value.strip():
+                    record[column] = value
+            elif str(value).strip() != "":
+                record[column] = value
+        yield line, _combined(record, transform) if combine else record
 
 
 def _check_header(header: list, columns: list[str | None], options: ReadOptions) -> None:
@@ -195,6 +231,9 @@ def _transformer(crs: str | None) -> Transformer:
     return Transformer.from_crs(source, "EPSG:4326", always_xy=True)
 
 
+_COMBINED = {"first_name", "last_name", "postcode", "place"}  # columns `_combined` folds
+
+
 def _combined(record: dict, transform: Transformer | None) -> dict:
     first, last = record.pop("first_name", ""), record.pop("last_name", "")
     if (first or last) and not record.get("name"):
@@ -219,6 +258,10 @@ def number(value: object) -> float:
     """A number as a spreadsheet writes it: 60.39, '60,39' (Nordic), ' 6 700 000 '."""
     if isinstance(value, int | float):
         return float(value)
+    try:
+        return float(value)  # the usual '60.39': what the cleaning below would give too
+    except (TypeError, ValueError):
+        pass
     return float(str(value or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", "."))
 
 

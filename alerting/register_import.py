@@ -8,42 +8,44 @@ read (delimiters, encodings, workbooks, headers, coordinate systems) is `registe
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, selectinload
+import numpy as np
+from sqlalchemy.orm import Session
 
 from alerting.db import insert_ignore
 from alerting.languages import normalise_language
-from alerting.models import LOCATION_LABELS, ConsentEvent, Location, OptOut, Resident, utcnow
+from alerting.models import LOCATION_LABELS, OptOut, utcnow
 from alerting.phones import PhoneError, parse_phone
 from alerting.register_changes import bump_register
-from alerting.register_formats import ReadOptions, Reason, RegisterFileError, number, read_records
+from alerting.register_formats import (
+    ReadOptions,
+    Reason,
+    Records,
+    RegisterFileError,
+    number,
+    read_records,
+)
+from alerting.register_upsert import (
+    create_staging,
+    stage,
+    staged_median,
+    staged_phones,
+    staged_points,
+    unstage,
+    upsert,
+)
 from alerting.suppression import suppressed
 
 __all__ = ["ImportReport", "ReadOptions", "Reason", "RegisterFileError", "import_bytes"]
 
-CHUNK = 2000
+CHUNK = 50_000  # rows validated, then staged, at a time: memory stays flat in the file's size
 # a register covers one municipality: a place this far from the median of its rows is a mistake
 # (most often lat and lon swapped), and is refused unless the importer says it is meant
 FAR_KM = 300
 MEDIAN_FROM = 3  # fewer rows than this cannot tell which of them is the odd one
-
-
-@dataclass
-class Row:
-    line: int
-    external_id: str
-    name: str
-    phone: str
-    mobile: bool
-    language: str
-    address: str
-    lat: float
-    lon: float
-    label: str
 
 
 @dataclass
@@ -71,8 +73,9 @@ class ImportReport:
         }
 
 
-def validate(record: dict, region: str, default_language: str) -> Row:
-    """One record to a Row; ValueError with a `Reason` when the row must be refused."""
+def validate(record: dict, region: str, default_language: str, line: int = 0) -> tuple:
+    """One record to a staged row (`register_upsert.STAGED`'s order); ValueError with a
+    `Reason` when the row must be refused."""
     if "_error" in record:
         raise ValueError(record["_error"])
     external_id = str(record.get("external_id") or "").strip()
@@ -103,18 +106,9 @@ def validate(record: dict, region: str, default_language: str) -> Row:
         raise ValueError(
             Reason("unknown language code '%(value)s' (use nb, sv, da, en…)", value=raw_language)
         ) from None
-    return Row(
-        line=0,
-        external_id=external_id,
-        name=str(record.get("name") or "").strip(),
-        phone=phone.e164,
-        mobile=phone.mobile,
-        language=language,
-        address=str(record.get("address") or "").strip(),
-        lat=lat,
-        lon=lon,
-        label=label,
-    )
+    name = str(record.get("name") or "").strip()
+    address = str(record.get("address") or "").strip()
+    return (line, external_id, name, phone.e164, phone.mobile, language, address, lat, lon, label)
 
 
 def _coordinate(value: object, name: str, limit: float) -> float:
@@ -138,27 +132,46 @@ def _coordinate(value: object, name: str, limit: float) -> float:
     return value_number
 
 
-def far_rows(rows: list[Row]) -> dict[int, Reason]:
-    """Rows more than FAR_KM from the median of all rows: line -> why (swapped, or just far)."""
-    if len(rows) < MEDIAN_FROM:
+def far_lines(session: Session, count: int) -> dict[int, Reason]:
+    """Staged rows more than FAR_KM from the median of all rows: line -> why (swapped, or just
+    far). The medians come from the database; numpy picks the rows that may be far and the
+    exact haversine below decides, so the answer is the one row-by-row Python gave."""
+    if count < MEDIAN_FROM:
         return {}
-    lat = statistics.median(r.lat for r in rows)
-    lon = statistics.median(r.lon for r in rows)
+    lat, lon = staged_median(session, "lat", count), staged_median(session, "lon", count)
     far = {}
-    for row in rows:
-        km = _km(row.lat, row.lon, lat, lon)
-        if km <= FAR_KM:
-            continue
-        where = {"lat": f"{row.lat:g}", "lon": f"{row.lon:g}"}
-        if abs(row.lon) <= 90 and _km(row.lon, row.lat, lat, lon) <= FAR_KM:
-            far[row.line] = Reason("probably swapped lat/lon (%(lat)s N, %(lon)s E)", **where)
-        else:
-            far[row.line] = Reason(
-                "%(km)d km from the register's other places (%(lat)s N, %(lon)s E)",
-                km=round(km),
-                **where,
-            )
+    for chunk in staged_points(session):
+        points = np.array(chunk, dtype=float).reshape(-1, 3)
+        maybe = np.flatnonzero(_km_array(points[:, 1], points[:, 2], lat, lon) > FAR_KM - 1)
+        for i in maybe:
+            line, row_lat, row_lon = chunk[i]
+            reason = far_reason(row_lat, row_lon, lat, lon)
+            if reason is not None:
+                far[line] = reason
     return far
+
+
+def far_reason(row_lat: float, row_lon: float, lat: float, lon: float) -> Reason | None:
+    """Why a place more than FAR_KM from (lat, lon) is refused; None when it is near enough."""
+    km = _km(row_lat, row_lon, lat, lon)
+    if km <= FAR_KM:
+        return None
+    where = {"lat": f"{row_lat:g}", "lon": f"{row_lon:g}"}
+    if abs(row_lon) <= 90 and _km(row_lon, row_lat, lat, lon) <= FAR_KM:
+        return Reason("probably swapped lat/lon (%(lat)s N, %(lon)s E)", **where)
+    return Reason(
+        "%(km)d km from the register's other places (%(lat)s N, %(lon)s E)", km=round(km), **where
+    )
+
+
+def _km_array(lats: np.ndarray, lons: np.ndarray, lat: float, lon: float) -> np.ndarray:
+    """`_km` for many points at once (agrees with it to far below a metre)."""
+    p1, p2 = np.radians(lats), math.radians(lat)
+    a = (
+        np.sin((p2 - p1) / 2) ** 2
+        + np.cos(p1) * math.cos(p2) * np.sin(np.radians(lon - lons) / 2) ** 2
+    )
+    return 2 * 6371 * np.arcsin(np.sqrt(a))
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -178,50 +191,69 @@ def import_file(
     default_language: str,
     options: ReadOptions | None = None,
 ) -> ImportReport:
+    """Import a file from disk, read as a stream (a CSV is never held whole)."""
     path = Path(path)
-    return import_bytes(session, path.name, path.read_bytes(), region, default_language, options)
+    with path.open("rb") as stream:
+        return import_bytes(session, path.name, stream, region, default_language, options)
 
 
 def import_bytes(
     session: Session,
     name: str,
-    data: bytes,
+    data: bytes | BinaryIO,
     region: str,
     default_language: str,
     options: ReadOptions | None = None,
 ) -> ImportReport:
-    """Validate every record, then upsert residents and their places in chunks; one commit."""
+    """Validate every record into a staging table a chunk at a time, refuse the far ones, then
+    upsert residents and their places set-based (`register_upsert`); one commit."""
     options = options or ReadOptions()
     records = read_records(name, data, options)
+    try:
+        return _import_records(session, records, region, default_language, options)
+    finally:
+        records.close()
+
+
+def _import_records(
+    session: Session,
+    records: Records,
+    region: str,
+    default_language: str,
+    options: ReadOptions,
+) -> ImportReport:
     report = ImportReport(notes=records.notes)
-    good: list[Row] = []
+    create_staging(session)
+    staged = 0
+    batch: list[tuple] = []
     for line, record in records.rows:
         try:
-            row = validate(record, region, default_language)
+            batch.append(validate(record, region, default_language, line))
         except ValueError as exc:
             report.refused.append((line, exc.args[0]))
             continue
-        row.line = line
-        good.append(row)
-    far = {} if options.allow_outside else far_rows(good)
-    report.refused.extend((line, reason) for line, reason in far.items())
+        if len(batch) == CHUNK:
+            stage(session, batch)
+            staged, batch = staged + len(batch), []
+    stage(session, batch)
+    staged += len(batch)
+    far = {} if options.allow_outside else far_lines(session, staged)
+    unstage(session, far)
+    report.refused.extend(far.items())
     report.refused.sort(key=lambda refusal: refusal[0])
-    residents: dict[str, list[Row]] = {}
-    for row in good:
-        if row.line not in far:
-            residents.setdefault(row.external_id, []).append(row)
     # a phone that said STOP and then deleted itself stays opted out when the register brings
     # it back: no opt-in is recorded for it, and its opt-out comes back
-    held = suppressed(session, (row.phone for rows in residents.values() for row in rows))
-    ids = list(residents)
-    inserted: list[int] = []
-    for start in range(0, len(ids), CHUNK):
-        chunk = {i: residents[i] for i in ids[start : start + CHUNK]}
-        inserted += _upsert_chunk(session, chunk, report, held)
-    restored = _restore_opt_outs(session, held)
-    # bulk inserts bypass the ORM's own change log; updates go through the ORM, which logs only
-    # what the cached arrays hold
-    bump_register(session, inserted, opt_outs=restored > 0)
+    held: dict[str, str] = {}
+    for phones in staged_phones(session):
+        held.update(suppressed(session, phones))
+    counts = upsert(session, held)
+    report.imported, report.updated, report.unchanged = (
+        counts.imported,
+        counts.updated,
+        counts.unchanged,
+    )
+    if _restore_opt_outs(session, held):
+        bump_register(session, opt_outs=True)
     session.commit()
     return report
 
@@ -233,101 +265,3 @@ def _restore_opt_outs(session: Session, held: dict[str, str]) -> int:
     now = utcnow()
     rows = [{"phone": p, "source": source, "created_at": now} for p, source in held.items()]
     return session.execute(insert_ignore(session, OptOut.__table__, ["phone"]), rows).rowcount
-
-
-def _upsert_chunk(
-    session: Session, chunk: dict[str, list[Row]], report: ImportReport, held: dict[str, str]
-) -> list[int]:
-    """Update the residents the register has, insert the others; the inserted ids."""
-    existing = {
-        r.external_id: r
-        for r in session.scalars(
-            select(Resident)
-            .where(Resident.external_id.in_(list(chunk)))
-            .options(selectinload(Resident.locations))
-        )
-    }
-    new = [rows for ext_id, rows in chunk.items() if ext_id not in existing]
-    for ext_id, resident in existing.items():
-        if _update_resident(session, resident, chunk[ext_id]):
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    if not new:
-        return []
-    report.imported += len(new)
-    return _insert_residents(session, new, held)
-
-
-def _insert_residents(session: Session, groups: list[list[Row]], held: dict[str, str]) -> list[int]:
-    """Bulk INSERT ... RETURNING: ORM objects would make a large import 10× slower. The ids."""
-    values = []
-    for rows in groups:
-        last = rows[-1]
-        values.append(
-            {
-                "external_id": last.external_id,
-                "name": last.name,
-                "phone": last.phone,
-                "reachable": last.mobile,
-                "language": last.language,
-                "source": "import",
-                "declined_categories": [],
-                "paused": False,
-            }
-        )
-    returned = session.execute(
-        insert(Resident).returning(Resident.id, Resident.external_id, sort_by_parameter_order=True),
-        values,
-    ).all()
-    locations, consents = [], []
-    for (resident_id, _ext), rows in zip(returned, groups, strict=True):
-        for row in _by_label(rows).values():
-            locations.append(
-                {
-                    "resident_id": resident_id,
-                    "label": row.label,
-                    "lat": row.lat,
-                    "lon": row.lon,
-                    "address": row.address,
-                }
-            )
-        if rows[-1].phone not in held:
-            consents.append({"phone": rows[-1].phone, "action": "opt_in", "source": "import"})
-    session.execute(insert(Location), locations)
-    if consents:
-        session.execute(insert(ConsentEvent), consents)
-    return [resident_id for resident_id, _ext in returned]
-
-
-def _by_label(rows: list[Row]) -> dict[str, Row]:
-    """The last row for each label wins, like a later line correcting an earlier one."""
-    return {row.label: row for row in rows}
-
-
-def _update_resident(session: Session, resident: Resident, rows: list[Row]) -> bool:
-    last = rows[-1]
-    changed = False
-    for attr, value in (
-        ("name", last.name),
-        ("phone", last.phone),
-        ("reachable", last.mobile),
-        ("language", last.language),
-    ):
-        if getattr(resident, attr) != value:
-            setattr(resident, attr, value)
-            changed = True
-    places = {loc.label: loc for loc in resident.locations}
-    for label, row in _by_label(rows).items():
-        place = places.get(label)
-        if place is None:
-            resident.locations.append(
-                Location(label=label, lat=row.lat, lon=row.lon, address=row.address)
-            )
-            changed = True
-            continue
-        for attr, value in (("lat", row.lat), ("lon", row.lon), ("address", row.address)):
-            if getattr(place, attr) != value:
-                setattr(place, attr, value)
-                changed = True
-    return changed
