@@ -52,6 +52,8 @@ class Snapshot:
     resident_language: np.ndarray  # int16 index into languages
     phones: np.ndarray  # str, distinct reachable phones
     languages: list[str]
+    landlines: np.ndarray  # str, distinct fixed-line phones (called, never texted)
+    resident_landline: np.ndarray  # int32 index into landlines, -1 when reachable by SMS
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Overlay:
     resident_ids: np.ndarray  # int64, sorted: the changed residents that still exist
     phones: np.ndarray  # str per resident, "" when not reachable
     languages: np.ndarray  # str per resident
+    landlines: np.ndarray  # str per resident, "" when reachable
     xs: np.ndarray  # float64, their places
     ys: np.ndarray
     loc_resident: np.ndarray  # int64 index into resident_ids
@@ -81,6 +84,7 @@ def empty_overlay(s: Snapshot) -> Overlay:
         resident_ids=np.zeros(0, dtype=np.int64),
         phones=np.zeros(0, dtype=str),
         languages=np.zeros(0, dtype=str),
+        landlines=np.zeros(0, dtype=str),
         xs=np.zeros(0),
         ys=np.zeros(0),
         loc_resident=np.zeros(0, dtype=np.int64),
@@ -102,6 +106,7 @@ def patched(
     every = np.concatenate((o.resident_ids[kept], new_ids))
     order = np.argsort(every, kind="stable")
     phones = np.array([r[1] if r[2] else "" for r in residents], dtype=str)
+    landlines = np.array([r[1] if not r[2] else "" for r in residents], dtype=str)
     languages = np.array([r[3] for r in residents], dtype=str)
 
     kept_places = kept[o.loc_resident]
@@ -116,6 +121,7 @@ def patched(
         resident_ids=resident_ids,
         phones=np.concatenate((o.phones[kept], phones))[order],
         languages=np.concatenate((o.languages[kept], languages))[order],
+        landlines=np.concatenate((o.landlines[kept], landlines))[order],
         xs=np.concatenate((o.xs[kept_places], xy[:, 0])),
         ys=np.concatenate((o.ys[kept_places], xy[:, 1])),
         loc_resident=np.searchsorted(resident_ids, owners),
@@ -152,6 +158,15 @@ class Target:
         self._extra = theirs[~known]
         self._opted_mask = self._phone_mask & opted
         self._extra_opted = self._extra[np.isin(self._extra, opted_phones)]
+        self._opted_phones = opted_phones
+
+    @property
+    def landlines(self) -> np.ndarray:
+        """Distinct fixed-line phones inside that have not opted out: the ones called."""
+        at = self._s.resident_landline[self._residents]
+        theirs = self._o.landlines[self._overlay_residents]
+        every = np.union1d(self._s.landlines[np.unique(at[at >= 0])], theirs[theirs != ""])
+        return every[~np.isin(every, self._opted_phones)]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -159,6 +174,7 @@ class Target:
             "residents": len(self._residents) + len(self._overlay_residents),
             "phones": int(np.count_nonzero(self._phone_mask)) + len(self._extra),
             "opted_out": int(np.count_nonzero(self._opted_mask)) + len(self._extra_opted),
+            "landlines": len(self.landlines),
         }
 
     @property
@@ -362,6 +378,13 @@ def build_snapshot(
     languages, language_index = np.unique(
         np.array([r[3] for r in residents], dtype=str), return_inverse=True
     )
+    landlines, landline_index = np.unique(
+        np.where(reachable, "", phone_strings), return_inverse=True
+    )
+    resident_landline = landline_index.astype(np.int32)
+    if len(landlines) and landlines[0] == "":
+        resident_landline -= 1  # the mobiles become -1
+        landlines = landlines[1:]
 
     flat = np.fromiter(
         (v for row in locations for v in row), dtype=np.float64, count=3 * len(locations)
@@ -400,6 +423,8 @@ def build_snapshot(
         resident_language=language_index.astype(np.int16),
         phones=phones,
         languages=[str(lang) for lang in languages],
+        landlines=landlines,
+        resident_landline=resident_landline,
     )
 
 
