@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from staff_helpers import make_staff, sign_in
 from stack import add_resident, configure, stack_fixture, wait_for  # noqa: F401
 from test_sending import AREA, INSIDE, OUTSIDE, post_alert, summary
 
@@ -133,9 +134,21 @@ def test_pressing_1_is_recorded_as_an_acknowledgement_on_the_alert(
     rows = voice_rows(session, alert_id)
     assert rows["+4755000001"].acknowledged_at is not None
     assert rows["+4755000002"].acknowledged_at is None
-    # the press hung up the first call: it completed; the second still runs
+    # each press ended its call (the answer hangs up): both were answered and completed
     wait_for(lambda: rows_status(session, alert_id, "+4755000001") == "delivered")
+    wait_for(lambda: rows_status(session, alert_id, "+4755000002") == "delivered")
     assert summary(client, api_key, alert_id)["acknowledged"] == 1
+
+    make_staff(app, "viewer@test", "viewer")  # the alert page: SMS and calls side by side
+    staff = app.test_client()
+    sign_in(staff, "viewer@test")
+    page = staff.get(f"/alerts/{alert_id}").get_data(as_text=True)
+    assert 'id="channels"' in page and 'data-channel="voice"' in page
+    assert "+47•••••001" in page  # who confirmed, masked for a viewer
+    progress = staff.get(f"/alerts/{alert_id}/progress.json").json
+    assert progress["channels"]["voice"]["delivered"] == 2
+    assert progress["channels"]["sms"] == dict.fromkeys(progress["counts"], 0)
+    assert [a["phone"] for a in progress["acknowledgements"]] == ["+47•••••001"]
 
 
 def rows_status(session, alert_id, phone):
