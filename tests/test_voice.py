@@ -10,8 +10,8 @@ from collections import Counter
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from staff_helpers import make_staff, sign_in
 from stack import add_resident, configure, stack_fixture, wait_for  # noqa: F401
+from staff_helpers import make_staff, sign_in
 from test_sending import AREA, INSIDE, OUTSIDE, post_alert, summary
 
 from alerting.alerts import create_alert
