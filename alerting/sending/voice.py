@@ -123,7 +123,11 @@ def _stale():
 
 def has_work(engine: Engine) -> bool:
     """Whether a dispatcher has something to do: a due call, an unknown one or a stale one."""
-    unknown = and_(M.c.channel == "voice", M.c.status == "unknown")
+    unknown = and_(
+        M.c.channel == "voice",
+        M.c.status == "unknown",
+        M.c.updated_at <= utcnow() - timedelta(seconds=SETTLE_S),
+    )
     with engine.connect() as conn:
         return bool(
             conn.scalar(
@@ -210,13 +214,22 @@ class Dispatcher:
             pipe.set(WAKE, "1", ex=int(LEASE_S))
             pipe.execute()
 
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """The lease every second however long a create takes: a lease that runs out means
+        the job is gone, and the sweep takes its claims over (they become `unknown`)."""
+        while not stop.is_set():
+            await asyncio.to_thread(self.refresh_lease)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TIME_BUDGET_S
+        stop = asyncio.Event()
+        heart = asyncio.create_task(self.heartbeat(stop))
         try:
             async with Provider(self.settings) as provider:
                 while loop.time() < deadline and not shutdown.requested():
-                    self.refresh_lease()
                     await self.reconcile(provider)
                     await self.poll_stale(provider)
                     free = await asyncio.to_thread(self.slots.free)
@@ -227,6 +240,8 @@ class Dispatcher:
                         break
                     await asyncio.gather(*(self.place(provider, m) for m in claimed))
         finally:
+            stop.set()
+            await heart
             self.redis.zrem(LEASES, self.job_id)
             self.redis.delete(WAKE)
         # a call that ended meanwhile saw the flag set and woke nobody: look again
