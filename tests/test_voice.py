@@ -16,7 +16,7 @@ from test_sending import AREA, INSIDE, OUTSIDE, post_alert, summary
 
 from alerting.alerts import create_alert
 from alerting.auth import Principal
-from alerting.models import Alert, Message
+from alerting.models import Alert, DeliveryEvent, Message
 
 VOICE = {
     "voice_retry_minutes": 0.01,  # 0.6 s between tries
@@ -244,3 +244,24 @@ def sms_status(session, alert_id, phone):
             Message.alert_id == alert_id, Message.phone == phone, Message.channel == "sms"
         )
     )
+
+
+def test_a_call_whose_create_timed_out_is_looked_up_and_never_placed_twice(
+    app, session, client, api_key, stack
+):
+    """The simulator places the call but answers after the timeout: the row is `unknown`, the
+    dispatcher finds the call at the provider and adopts it instead of calling again."""
+    configure(app, sms_timeout_s=0.5, **VOICE)
+    add_resident(session, "+4755000001", *INSIDE, reachable=False)
+    session.commit()
+    # its first callback comes after the lookup (which waits 2 s, then takes 1 s)
+    s = stack(workers=1, call_seconds=0.2, latency_ms=1000, callback_delay_ms=6000)
+    alert_id = post_alert(client, api_key).json["id"]
+    done = completed(client, api_key, alert_id, timeout=60)
+    assert [c["to"] for c in s.sim.calls_made()] == ["+4755000001"]
+    row = voice_rows(session, alert_id)["+4755000001"]
+    assert (row.status, row.attempts) == ("delivered", 1)
+    assert row.provider_sid == s.sim.calls_made()[0]["sid"]
+    assert done["channels"]["voice"]["delivered"] == 1
+    looked_up = session.scalars(select(DeliveryEvent.payload)).all()
+    assert any(p.get("Source") == "lookup" for p in looked_up)  # found at the provider

@@ -380,6 +380,9 @@ class Calls:
         cfg = self.state.config
         step = cfg.callback_delay_ms / 1000
         try:
+            if await self._pause(call, step):  # Twilio answers the create before it calls back
+                await self._move(call, "canceled")
+                return
             await self._notify(call)  # initiated (queued)
             if await self._pause(call, step):
                 await self._move(call, "canceled")
