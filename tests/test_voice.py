@@ -265,3 +265,29 @@ def test_a_call_whose_create_timed_out_is_looked_up_and_never_placed_twice(
     assert done["channels"]["voice"]["delivered"] == 1
     looked_up = session.scalars(select(DeliveryEvent.payload)).all()
     assert any(p.get("Source") == "lookup" for p in looked_up)  # found at the provider
+
+
+def test_a_follow_up_calls_the_landlines_and_texts_the_mobiles_of_its_parent(
+    app, session, client, api_key, stack
+):
+    configure(app, **VOICE)
+    add_resident(session, "+4755000001", *INSIDE, reachable=False)
+    add_resident(session, "+4790000001", *INSIDE)
+    session.commit()
+    s = stack(workers=1, call_seconds=0.2)
+    parent = post_alert(client, api_key).json["id"]
+    completed(client, api_key, parent)
+    response = client.post(
+        f"/api/v1/alerts/{parent}/follow-up",
+        json={"title": "All clear", "message": {"default": "Vannet er tilbake"}},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    assert response.status_code == 201, response.json
+    child = response.json["id"]
+    done = completed(client, api_key, child)
+    assert done["recipients"] == 2
+    assert (done["channels"]["sms"]["delivered"], done["channels"]["voice"]["delivered"]) == (1, 1)
+    calls = [c for c in s.sim.calls_made() if c["said"][0]["text"] == "Vannet er tilbake"]
+    assert [c["to"] for c in calls] == ["+4755000001"]
+    texts = [m["to"] for m in s.sim.messages() if m["body"] == "Vannet er tilbake"]
+    assert texts == ["+4790000001"]
