@@ -149,6 +149,51 @@ def _check_fields(category: str, severity: str, title: str, texts: Any) -> dict[
     return check_texts(texts)
 
 
+MAX_CALL_DELAY = 24 * 60  # minutes: later than a day after sending, a call is no warning
+
+
+def check_spoken_texts(value: Any) -> dict[str, str] | None:
+    """The text calls speak per language ({"default": ..., "nb": ...}); None or {}: the SMS
+    texts are spoken. Empty texts are left out (that language's SMS text is spoken)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise AlertRefused(
+            422, "invalid spoken_texts", 'send {"default": "...", "<lang>": "..."} or leave it out'
+        )
+    clean: dict[str, str] = {}
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise AlertRefused(422, "invalid spoken_texts", f"the {key!r} spoken text is no text")
+        if not text.strip():
+            continue
+        if len(text) > MAX_TEXT:
+            raise AlertRefused(
+                422,
+                "spoken text too long",
+                f"the {key!r} spoken text has {len(text)} characters; at most {MAX_TEXT}",
+            )
+        try:
+            lang = key if key == "default" else normalise_language(key, "")
+        except ValueError as exc:
+            raise AlertRefused(422, "unknown language", str(exc)) from None
+        clean[lang] = text.strip()
+    return clean or None
+
+
+def check_call_delay(value: Any) -> int | None:
+    """Minutes after which mobiles whose SMS is still undelivered are called; None: never."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CALL_DELAY:
+        raise AlertRefused(
+            422,
+            "invalid call_undelivered_after",
+            f"call_undelivered_after is a number of minutes from 1 to {MAX_CALL_DELAY}, or null",
+        )
+    return value
+
+
 def check_area_id(value: Any) -> int | None:
     """A saved area's id from a request: a number the database can hold, or refused."""
     if value is None:
@@ -287,14 +332,19 @@ def create_alert(
     onset: datetime | None = None,
     expires: datetime | None = None,
     response_type: str | None = None,
+    spoken_texts: dict[str, str] | None = None,
+    call_undelivered_after: int | None = None,
 ) -> Alert:
     """Store an alert and start sending it (or schedule it, or hold it for approval; or, as a
     `draft`, keep it for staff to review: an imported CAP alert); AlertRefused when not
-    allowed."""
+    allowed. Landlines inside are called with `spoken_texts` (default: the SMS texts), and
+    with `call_undelivered_after` so are mobiles whose SMS is undelivered after that long."""
     from alerting import approval, exercises  # both build on this module
 
     _check_role(who, category)
     texts = _check_fields(category, severity, title, texts)
+    spoken_texts = check_spoken_texts(spoken_texts)
+    call_undelivered_after = check_call_delay(call_undelivered_after)
     send_at = _scheduled(send_at)
     response_type, onset, expires = _validity(
         category, response_type, onset, expires, send_at or utcnow()
@@ -335,8 +385,10 @@ def create_alert(
         onset=onset,
         expires=expires,
         response_type=response_type,
-        recipients=counts["phones"] - counts["opted_out"],
+        recipients=counts["phones"] - counts["opted_out"] + counts.get("landlines", 0),
         skipped=counts["opted_out"],
+        spoken_texts=spoken_texts,
+        call_undelivered_after=call_undelivered_after,
     )
     session.add(alert)
     session.flush()
@@ -355,6 +407,8 @@ def create_alert(
         estimated_recipients=alert.recipients,
         status=alert.status,
         exercise=alert.exercise,
+        spoken_texts=bool(spoken_texts),
+        call_undelivered_after=call_undelivered_after,
     )
     session.commit()
     if not draft:
@@ -536,6 +590,18 @@ def alert_summary(session: Session, alert_id: int) -> dict:
         "recipients": alert.recipients,
         "skipped": alert.skipped,
         "counts": counts,
+        # the same per channel: SMS to mobiles, calls to landlines (and undelivered mobiles)
+        "channels": {
+            channel: dict.fromkeys(MESSAGE_STATES, 0) | message_counts(session, alert_id, channel)
+            for channel in ("sms", "voice")
+        },
+        "acknowledged": session.scalar(
+            select(func.count()).where(
+                Message.alert_id == alert_id, Message.acknowledged_at.is_not(None)
+            )
+        ),
+        "spoken_texts": alert.spoken_texts,
+        "call_undelivered_after": alert.call_undelivered_after,
         "failures": failures(session, alert_id),
         "created_at": _iso(alert.created_at),
         "send_at": _iso(alert.send_at),

@@ -173,6 +173,14 @@ class Settings:
     cap_feeds: tuple[str, ...] = ()
     cap_feed_boundary: str = ""
     cap_feed_interval_s: float = 300.0
+    # voice (alerting.sending.voice): landlines are called through Twilio Programmable Voice
+    # from this caller id, at this rate, with at most this many calls in progress at once
+    # (every worker together), busy / unanswered calls tried this often this many minutes apart
+    voice_from: str = "+15005550006"
+    voice_rate_per_second: float = 5.0
+    voice_max_concurrent: int = 10
+    voice_max_tries: int = 3
+    voice_retry_minutes: float = 5.0
 
     @classmethod
     def from_env(cls, instance_path: Path) -> Settings:
@@ -236,6 +244,11 @@ class Settings:
             cap_feeds=tuple(u.strip() for u in _env("CAP_FEEDS", "").split(",") if u.strip()),
             cap_feed_boundary=_env("CAP_FEED_BOUNDARY", ""),
             cap_feed_interval_s=_env_float("CAP_FEED_INTERVAL", 300.0),
+            voice_from=_env("VOICE_FROM", "+15005550006"),
+            voice_rate_per_second=_env_float("VOICE_RATE_PER_SECOND", 5.0),
+            voice_max_concurrent=int(_env("VOICE_MAX_CONCURRENT", "10")),
+            voice_max_tries=int(_env("VOICE_MAX_TRIES", "3")),
+            voice_retry_minutes=_env_float("VOICE_RETRY_MINUTES", 5.0),
         )
         _refuse_unsafe(settings)
         return settings

@@ -15,11 +15,15 @@ from alerting.sending.planning import follow_up_recipients
 def follow_up_audience(
     session: Session, parent: Alert, statuses: tuple[str, ...] | None = None
 ) -> dict:
-    """{"residents", "phones", "opted_out", "languages": {language: phones}} like a preview;
-    `phones - opted_out` is exactly what `follow_up` records as the recipients."""
+    """{"residents", "phones", "opted_out", "landlines", "languages": {language: phones}} like a
+    preview (phones texted, landlines called); `phones - opted_out + landlines` is exactly what
+    `follow_up` records as the recipients."""
     probe = Alert(parent_id=parent.id, follow_up_statuses=list(statuses) if statuses else None)
     messages = follow_up_recipients(probe).subquery()
     phones = session.scalar(select(func.count()).select_from(messages)) or 0
+    landlines = session.scalar(
+        select(func.count()).select_from(messages).where(messages.c.channel == "voice")
+    )
     opted_out = session.scalar(
         select(func.count()).select_from(messages).join(OptOut, OptOut.phone == messages.c.phone)
     )
@@ -33,4 +37,10 @@ def follow_up_audience(
         .group_by(language)
     ).all()
     languages = {lang: n for lang, n in rows if lang and lang != "default"}
-    return {"residents": phones, "phones": phones, "opted_out": opted_out, "languages": languages}
+    return {
+        "residents": phones,
+        "phones": phones - landlines,
+        "opted_out": opted_out,
+        "landlines": landlines,
+        "languages": languages,
+    }

@@ -21,6 +21,8 @@ LARGE_UPLOADS = frozenset({"staff.resident_import"})  # endpoints that take REGI
 # inbound SMS fields that land in fixed-width columns (status callbacks have their own, fuller
 # check in alerting.sending.receipts.refusal)
 INBOUND_FIELD_LENGTHS = {"MessageSid": 64, "SmsSid": 64, "From": 64}
+# a call's status callback and key press: the SID and status land in delivery_events
+CALL_FIELD_LENGTHS = {"CallSid": 64, "CallStatus": 20, "Digits": 20, "ErrorCode": 20}
 
 
 class BoundedRequest(Request):
@@ -38,6 +40,15 @@ def check_inbound_fields(params: dict[str, str]) -> None:
     for name, length in INBOUND_FIELD_LENGTHS.items():
         if len(params.get(name, "")) > length:
             abort(400, f"{name} is longer than {length} characters")
+
+
+def check_call_fields(params: dict[str, str]) -> None:
+    """400 for a call's callback whose fields cannot be stored, or that holds a NUL byte."""
+    for name, length in CALL_FIELD_LENGTHS.items():
+        if len(params.get(name, "")) > length:
+            abort(400, f"{name} is longer than {length} characters")
+    if any("\x00" in k or "\x00" in v for k, v in params.items()):
+        abort(400, "a field contains a NUL byte")
 
 
 def init_app(app: Flask) -> None:

@@ -57,6 +57,8 @@ class Snapshot:
     resident_language: np.ndarray  # int16 index into languages
     phones: np.ndarray  # str, distinct reachable phones
     languages: list[str]
+    landlines: np.ndarray  # str, distinct fixed-line phones (called, never texted)
+    resident_landline: np.ndarray  # int32 index into landlines, -1 when reachable by SMS
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Overlay:
     resident_ids: np.ndarray  # int64, sorted: the changed residents that still exist
     phones: np.ndarray  # str per resident, "" when not reachable
     languages: np.ndarray  # str per resident
+    landlines: np.ndarray  # str per resident, "" when reachable
     xs: np.ndarray  # float64, their places
     ys: np.ndarray
     loc_resident: np.ndarray  # int64 index into resident_ids
@@ -86,6 +89,7 @@ def empty_overlay(s: Snapshot) -> Overlay:
         resident_ids=np.zeros(0, dtype=np.int64),
         phones=np.zeros(0, dtype=str),
         languages=np.zeros(0, dtype=str),
+        landlines=np.zeros(0, dtype=str),
         xs=np.zeros(0),
         ys=np.zeros(0),
         loc_resident=np.zeros(0, dtype=np.int64),
@@ -107,6 +111,7 @@ def patched(
     every = np.concatenate((o.resident_ids[kept], new_ids))
     order = np.argsort(every, kind="stable")
     phones = np.array([r[1] if r[2] else "" for r in residents], dtype=str)
+    landlines = np.array([r[1] if not r[2] else "" for r in residents], dtype=str)
     languages = np.array([r[3] for r in residents], dtype=str)
 
     kept_places = kept[o.loc_resident]
@@ -121,6 +126,7 @@ def patched(
         resident_ids=resident_ids,
         phones=np.concatenate((o.phones[kept], phones))[order],
         languages=np.concatenate((o.languages[kept], languages))[order],
+        landlines=np.concatenate((o.landlines[kept], landlines))[order],
         xs=np.concatenate((o.xs[kept_places], xy[:, 0])),
         ys=np.concatenate((o.ys[kept_places], xy[:, 1])),
         loc_resident=np.searchsorted(resident_ids, owners),
@@ -158,6 +164,17 @@ class Target:
         self._extra = theirs[~known]
         self._opted_mask = self._phone_mask & opted
         self._extra_opted = self._extra[np.isin(self._extra, opted_phones)]
+        self._opted_phones = opted_phones
+
+    @property
+    def landlines(self) -> np.ndarray:
+        """Distinct fixed-line phones inside that have not opted out: the ones called."""
+        at = self._s.resident_landline[self._residents]
+        inside = np.zeros(len(self._s.landlines), dtype=bool)
+        inside[at[at >= 0]] = True  # a mask, not a sort: the snapshot's landlines are sorted
+        theirs = self._o.landlines[self._overlay_residents]
+        every = np.union1d(self._s.landlines[inside], theirs[theirs != ""])
+        return every[~np.isin(every, self._opted_phones)]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -165,6 +182,7 @@ class Target:
             "residents": len(self._residents) + len(self._overlay_residents),
             "phones": int(np.count_nonzero(self._phone_mask)) + len(self._extra),
             "opted_out": int(np.count_nonzero(self._opted_mask)) + len(self._extra_opted),
+            "landlines": len(self.landlines),
         }
 
     @property
@@ -364,6 +382,13 @@ def snapshot_of(c: Columns, version: int = 0, leaf: int = LEAF) -> Snapshot:
         resident_phone -= 1  # "" sorts first: the unreachable residents become -1
         phones = phones[1:]
     languages, language_index = np.unique(c.languages, return_inverse=True)
+    landlines, landline_index = np.unique(
+        np.where(c.reachable, c.phones.dtype.type(), c.phones), return_inverse=True
+    )
+    resident_landline = landline_index.astype(np.int32)
+    if len(landlines) and not landlines[0]:
+        resident_landline -= 1  # the mobiles become -1
+        landlines = landlines[1:]
 
     # places of residents committed after the residents were read: the change log (a version
     # after this snapshot's) brings them in with their resident
@@ -397,6 +422,8 @@ def snapshot_of(c: Columns, version: int = 0, leaf: int = LEAF) -> Snapshot:
         resident_language=language_index.astype(np.int16),
         phones=_text(phones),
         languages=[str(lang) for lang in _text(languages)],
+        landlines=_text(landlines),
+        resident_landline=resident_landline,
     )
 
 

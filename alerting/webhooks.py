@@ -1,7 +1,8 @@
 """Provider webhooks: status callbacks and inbound SMS, signed by the provider (Twilio's
 X-Twilio-Signature over the public URL, rebuilt from PUBLIC_URL, and the form fields).
 Inbound keywords (STOP, STOPP, START, HJELP, ...) and their answers are in alerting/keywords.py.
-Status callbacks are buffered in Redis and applied in batches by a worker (sending/receipts.py)."""
+Status callbacks are buffered in Redis and applied in batches by a worker (sending/receipts.py);
+a call's status callbacks and key presses are applied at once (sending/voice_status.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from alerting import current
 from alerting.audit import record
 from alerting.db import db
 from alerting.keywords import classify, reply_text
-from alerting.limits_http import check_inbound_fields
+from alerting.limits_http import check_call_fields, check_inbound_fields
 from alerting.models import InboundMessage, Message, Resident
 from alerting.phones import mask
 from alerting.sending import receipts
@@ -125,3 +126,46 @@ def receive_sms(phone: str, body: str, sid: str | None, source: str) -> str | No
         reply = reply_text(kind, _language(session, phone), current.settings().default_language)
     session.commit()
     return reply
+
+
+def _call_try() -> int:
+    """The try a voice callback is about (`?try=N` in the URL it was given), else 400."""
+    value = request.args.get("try", "")
+    if not (value.isdigit() and len(value) <= 6):
+        abort(400)
+    return int(value)
+
+
+@bp.post("/twilio/voice/status/<int:message_id>")
+def voice_status(message_id: int):
+    """A call's status callback (alerting.sending.voice_status), applied at once: calls are few,
+    and the end of one frees its slot for the next."""
+    from alerting.sending.voice import release
+    from alerting.sending.voice_status import apply_call_status
+
+    params = _signed_params()
+    check_call_fields(params)
+    attempt = _call_try()
+    with current_app.extensions["alerting.engine"].begin() as conn:
+        applied = apply_call_status(conn, current.settings(), message_id, attempt, params)
+    if not applied.found:
+        return Response("No such call\n", status=404, mimetype="text/plain")
+    if applied.ended:
+        release(current_app, message_id, attempt)
+    return "", 204
+
+
+@bp.post("/twilio/voice/gather/<int:message_id>")
+def voice_gather(message_id: int):
+    """The `<Gather>` action: the key the recipient pressed; 1 confirms they heard it."""
+    from alerting.sending.voice_status import acknowledge
+    from alerting.sending.voice_twiml import thanks_twiml
+
+    params = _signed_params()
+    check_call_fields(params)
+    with current_app.extensions["alerting.engine"].begin() as conn:
+        voice = acknowledge(conn, current.settings(), message_id, params)
+    if voice is None:
+        return Response("No such call\n", status=404, mimetype="text/plain")
+    confirmed = params.get("Digits", "").strip() == "1"
+    return Response(thanks_twiml(voice, confirmed), mimetype="application/xml")

@@ -164,6 +164,13 @@ class Stack:
             RECEIPT_TIMEOUT=str(s.receipt_timeout_s),
             RECEIPT_DRAIN_INTERVAL=str(s.receipt_drain_interval_s),
         )
+        env.update(  # calls
+            VOICE_FROM=s.voice_from,
+            VOICE_RATE_PER_SECOND=str(s.voice_rate_per_second),
+            VOICE_MAX_CONCURRENT=str(s.voice_max_concurrent),
+            VOICE_MAX_TRIES=str(s.voice_max_tries),
+            VOICE_RETRY_MINUTES=str(s.voice_retry_minutes),
+        )
         env.update(self.extra_env)
         return env
 

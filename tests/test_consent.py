@@ -111,6 +111,7 @@ def test_stop_outlives_delete_me_and_a_later_import(app, client, db, api_key):
         "residents": 2,
         "phones": 2,
         "opted_out": 1,
+        "landlines": 0,
         "languages": None,
         "bbox": None,
     }

@@ -186,8 +186,8 @@ def test_refusals_keep_the_domain_words_and_say_what_a_field_must_be(client, api
         ),
         (
             _new_alert(spoken_texts={"nb": "x" * 1601}),
-            "invalid spoken_texts.nb",
-            "spoken_texts.nb is a text of 1 to 1600 characters",
+            "spoken text too long",
+            "the 'nb' spoken text has 1601 characters; at most 1600",
         ),
     ]
     for body, error, detail in cases:

@@ -113,6 +113,7 @@ def _exact(s, area) -> dict:
         "ids": sorted(inside),
         "phones": reached,
         "opted": reached & opted,
+        "landlines": {residents[i].phone for i in inside if not residents[i].reachable} - opted,
         "places": places,
         "languages": dict(Counter(residents[i].language for i in inside)),
     }
@@ -124,11 +125,13 @@ def seen(register: Register, area) -> dict:
         "residents": len(got.resident_ids),
         "phones": len(got.phones),
         "opted_out": len(got.opted_out),
+        "landlines": len(got.landlines),
     }
     return {
         "ids": got.resident_ids.tolist(),
         "phones": set(got.phones),
         "opted": set(got.opted_out),
+        "landlines": set(got.landlines.tolist()),
         "places": len(got.points),
         "languages": got.languages,
     }
@@ -188,7 +191,12 @@ def test_a_change_patches_the_cached_arrays_instead_of_reloading_them(app, sessi
     moved = session.scalars(select(Location).order_by(Location.id)).first()
     moved.lon = 12.0
     session.commit()
-    assert register.target(SQUARE).counts == {"residents": 49, "phones": 49, "opted_out": 0}
+    assert register.target(SQUARE).counts == {
+        "residents": 49,
+        "phones": 49,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     assert register._snapshot is snapshot
     assert register._overlay.resident_ids.tolist() == [moved.resident_id]
 
@@ -201,7 +209,12 @@ def test_an_import_is_seen_by_the_next_preview_and_a_grown_overlay_is_folded_in(
         session, "r.csv", f"external_id,phone,lat,lon\n{rows}".encode(), "NO", "nb"
     )
     assert report.imported == 300
-    assert register.target(SQUARE).counts == {"residents": 300, "phones": 300, "opted_out": 0}
+    assert register.target(SQUARE).counts == {
+        "residents": 300,
+        "phones": 300,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     register.settle()  # the overlay passed 100: rebuilt into a new snapshot in the background
     assert len(register._snapshot.resident_ids) == 300
     assert register._overlay.size == 0
@@ -217,7 +230,12 @@ def test_a_reimport_that_moves_renumbers_and_adds_places_is_seen_by_the_next_pre
         "a,+4792000001,60.5,10.5,home\nb,+4792000002,60.5,10.6,home\nc,+4792000003,60.5,10.7,home\n"
     )
     import_bytes(session, "r.csv", (header + first).encode(), "NO", "nb")
-    assert register.target(SQUARE).counts == {"residents": 3, "phones": 3, "opted_out": 0}
+    assert register.target(SQUARE).counts == {
+        "residents": 3,
+        "phones": 3,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     # a moves out of the square, b gets c's phone (a household), c gains a cabin outside it
     again = (
         "a,+4792000001,59.5,10.5,home\nb,+4792000003,60.5,10.6,home\n"
@@ -225,9 +243,19 @@ def test_a_reimport_that_moves_renumbers_and_adds_places_is_seen_by_the_next_pre
     )
     report = import_bytes(session, "r.csv", (header + again).encode(), "NO", "nb")
     assert (report.imported, report.updated, report.unchanged) == (0, 3, 0)
-    assert register.target(SQUARE).counts == {"residents": 2, "phones": 1, "opted_out": 0}
+    assert register.target(SQUARE).counts == {
+        "residents": 2,
+        "phones": 1,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     north = Polygon([(10, 61.5), (11, 61.5), (11, 62.5), (10, 62.5), (10, 61.5)])
-    assert register.target(north).counts == {"residents": 1, "phones": 1, "opted_out": 0}
+    assert register.target(north).counts == {
+        "residents": 1,
+        "phones": 1,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     # the same file once more changes nothing, and moves no version
     version = session.scalar(select(RegisterVersion.locations))
     report = import_bytes(session, "r.csv", (header + again).encode(), "NO", "nb")
@@ -239,12 +267,17 @@ def test_an_opt_out_of_a_number_the_snapshot_never_held_is_counted(app, session)
     register = Register(app.extensions["alerting.engine"])
     session.add(Resident(phone="+4791000001", locations=[Location(lon=10.5, lat=60.5)]))
     session.commit()
-    assert register.target(SQUARE).counts == {"residents": 1, "phones": 1, "opted_out": 0}
+    assert register.target(SQUARE).counts == {
+        "residents": 1,
+        "phones": 1,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     session.add(Resident(phone="+4791000009", locations=[Location(lon=10.6, lat=60.5)]))
     session.add(OptOut(phone="+4791000009", source="sms"))
     session.commit()
     got = register.target(SQUARE)
-    assert got.counts == {"residents": 2, "phones": 2, "opted_out": 1}
+    assert got.counts == {"residents": 2, "phones": 2, "opted_out": 1, "landlines": 0}
     assert got.opted_out == ["+4791000009"]
 
 
@@ -280,7 +313,12 @@ def test_processes_on_one_machine_share_the_snapshot_file(app, session, tmp_path
     full_loads = []
     monkeypatch.setattr(targeting, "load_snapshot", lambda *a: full_loads.append(a))
     second = Register(engine, store=SnapshotStore(tmp_path / "snapshots"))
-    assert second.target(SQUARE).counts == {"residents": 21, "phones": 21, "opted_out": 0}
+    assert second.target(SQUARE).counts == {
+        "residents": 21,
+        "phones": 21,
+        "opted_out": 0,
+        "landlines": 0,
+    }
     assert full_loads == [] and isinstance(second._snapshot.xs, np.memmap)
 
 

@@ -55,7 +55,7 @@ def test_every_reachable_phone_inside_gets_exactly_one_sms_in_its_language(
     add_resident(session, "+4790000003", *INSIDE, language="pl")  # no Polish text: default
     add_resident(session, "+4790000004", *INSIDE, language="pl")  # shared phone: the first
     add_resident(session, "+4790000004", *INSIDE, language="nb")  # resident with a text wins
-    add_resident(session, "+4755000005", *INSIDE, reachable=False)  # fixed line
+    add_resident(session, "+4755000005", *INSIDE, reachable=False)  # fixed line: a call
     add_resident(session, "+4790000006", *INSIDE)
     session.add(OptOut(phone="+4790000006", source="sms"))
     add_resident(session, "+4790000007", *OUTSIDE)
@@ -67,16 +67,17 @@ def test_every_reachable_phone_inside_gets_exactly_one_sms_in_its_language(
     )
     assert response.status_code == 201, response.json
     alert_id = response.json["id"]
-    assert response.json["recipients"] == 4
+    assert response.json["recipients"] == 5  # 4 SMS and a call
 
     done = wait_for(
         lambda: (r := summary(client, api_key, alert_id))["status"] == "completed" and r,
         timeout=20,
         message="alert completed",
     )
-    assert done["counts"]["delivered"] == 4
+    assert done["channels"]["sms"]["delivered"] == 4
     assert done["counts"]["skipped"] == 1
-    assert done["recipients"] == 4 and done["skipped"] == 1
+    assert done["recipients"] == 5 and done["skipped"] == 1
+    assert [c["to"] for c in s.sim.calls_made()] == ["+4755000005"]  # the fixed line is called
 
     received = Counter(m["to"] for m in s.sim.messages())
     assert received == Counter(["+4790000001", "+4790000002", "+4790000003", "+4790000004"])
@@ -87,7 +88,9 @@ def test_every_reachable_phone_inside_gets_exactly_one_sms_in_its_language(
         "+4790000003": "Water off",
         "+4790000004": "Vatn av",
     }
-    rows = session.scalars(select(Message).where(Message.alert_id == alert_id)).all()
+    rows = session.scalars(
+        select(Message).where(Message.alert_id == alert_id, Message.channel == "sms")
+    ).all()
     assert all(r.provider_sid for r in rows if r.status != "skipped")
     # receipts are buffered and applied by a worker: the alert can complete before the last
     wait_for(

@@ -119,6 +119,7 @@ def test_an_empty_register_reaches_nobody():
         "residents": 0,
         "phones": 0,
         "opted_out": 0,
+        "landlines": 0,
     }
 
 
@@ -135,7 +136,12 @@ def test_changes_to_the_register_are_seen_by_the_next_preview(app, session):
     )
     session.add(kari)
     session.commit()
-    assert register.target(square).counts == {"residents": 1, "phones": 1, "opted_out": 0}
+    assert register.target(square).counts == {
+        "residents": 1,
+        "phones": 1,
+        "opted_out": 0,
+        "landlines": 0,
+    }
 
     session.add(OptOut(phone="+4791234567", source="sms"))
     session.commit()

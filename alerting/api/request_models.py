@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from alerting.alerts import (
     MAX_AREA_NAME,
+    MAX_CALL_DELAY,
     MAX_TEXT,
     MAX_TITLE,
     AlertRefused,
@@ -25,6 +26,7 @@ from alerting.alerts import (
     check_category,
     check_exercise,
     check_severity,
+    check_spoken_texts,
     check_texts,
     check_title,
     parse_only_statuses,
@@ -45,7 +47,6 @@ EXAMPLE_AREA = {
         [[5.31, 60.385], [5.33, 60.385], [5.33, 60.395], [5.31, 60.395], [5.31, 60.385]]
     ],
 }
-MAX_CALL_AFTER_MINUTES = 1440  # a day: an SMS not delivered by then gets no call
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -136,13 +137,14 @@ class NewAlert(Request):
     exercise: Annotated[bool, Domain(check_exercise)] = False
     spoken_texts: Annotated[
         dict[str, Text] | None,
+        Domain(check_spoken_texts),
         Field(description="what a voice call says, per language (fixed lines get a call)"),
     ] = None
     call_undelivered_after: Annotated[
         int | None,
         Field(
             ge=1,
-            le=MAX_CALL_AFTER_MINUTES,
+            le=MAX_CALL_DELAY,
             description="minutes after which a mobile whose SMS was not delivered is called",
         ),
     ] = None
@@ -162,6 +164,8 @@ class NewAlert(Request):
             "expires": self.expires,
             "response_type": self.response_type,
             "exercise": self.exercise,
+            "spoken_texts": self.spoken_texts,
+            "call_undelivered_after": self.call_undelivered_after,
         }
 
 

@@ -25,6 +25,12 @@ from alerting.register_import import import_bytes
 DEMO_ADMIN = "admin@demo.alerting"
 # evacuations wait for a second person's approval: the demo has one to give it
 DEMO_APPROVER = "approver@demo.alerting"
+DEMO_CALLS = {
+    "call_busy_share": 0.15,
+    "call_no_answer_share": 0.1,
+    "call_press_share": 0.7,
+    "call_seconds": 6.0,
+}
 
 
 def prepare(app: Flask, residents: int) -> str:
@@ -80,6 +86,8 @@ def start_simulator(settings):
     from alerting.simulator import SimulatorConfig, start_in_thread
 
     url = urlparse(settings.simulator_url)
+    # the demo's landlines: some busy or not answering (tried again), most confirming with 1
+    calls = {k: v for k, v in DEMO_CALLS.items() if not os.environ.get("SIM_" + k.upper())}
     config = SimulatorConfig.from_env().updated(
         {
             "account_sid": settings.twilio_account_sid,
@@ -87,6 +95,7 @@ def start_simulator(settings):
             "inbound_url": f"{settings.public_url}/webhooks/twilio/inbound",
             "vonage_inbound_url": f"{settings.public_url}/webhooks/vonage/inbound",
             "callback_delay_ms": 300.0,
+            **calls,
         }
     )
     return start_in_thread(config, host=url.hostname or "127.0.0.1", port=url.port or 8099)
@@ -125,7 +134,7 @@ def run(port: int, residents: int, log_requests: bool = False) -> None:
     click.echo(f"  residents     {settings.public_url}/me   (sign up with a phone number)")
     click.echo(f"  public map    {settings.public_url}/public   (current alerts, for anyone)")
     if simulator is not None:
-        click.echo(f"  SMS phones    {simulator.url}/   (what each phone received)")
+        click.echo(f"  SMS phones    {simulator.url}/   (what each phone received, and the calls)")
     click.echo(f"  login         {DEMO_ADMIN} / {password}")
     click.echo(f"  approver      {DEMO_APPROVER} / {password}   (approves evacuations)")
     click.echo("  Ctrl-C stops the app, the worker, the simulator and the embedded Redis.")

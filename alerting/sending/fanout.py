@@ -93,6 +93,7 @@ def claim(
         .where(
             M.c.alert_id == alert_id,
             M.c.id.between(lo, hi),
+            M.c.channel == "sms",  # calls: alerting.sending.voice
             M.c.status.in_(sources("claim")),
             or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
             alert_open(alert_id),
@@ -123,7 +124,7 @@ def claim(
 def next_due_in(engine: Engine, alert_id: int, lo: int, hi: int) -> float | None:
     """Seconds until the next waiting message of the range is due: a held-back `pending` one
     (while the alert may send) or an `unknown` one to reconcile. None: none is waiting."""
-    in_range = and_(M.c.alert_id == alert_id, M.c.id.between(lo, hi))
+    in_range = and_(M.c.alert_id == alert_id, M.c.id.between(lo, hi), M.c.channel == "sms")
     with engine.connect() as conn:
         pending = conn.execute(
             select(M.c.next_attempt_at)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from rq import Queue, get_current_job
-from sqlalchemy import Engine, Select, func, select, update
+from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -102,10 +102,10 @@ def choose(
 
 
 def load_people(
-    session, resident_ids: Iterable[int] = (), phones: Iterable[str] = ()
+    session, resident_ids: Iterable[int] = (), phones: Iterable[str] = (), reachable: bool = True
 ) -> dict[int, tuple[str, bool, Person]]:
     """id → (phone, reachable, Person) for residents with these ids or on these phones (reachable
-    ones only), read in chunks."""
+    ones only; with `reachable=False` the fixed lines only), read in chunks."""
     columns = (
         Resident.id,
         Resident.phone,
@@ -124,7 +124,7 @@ def load_people(
     for i in range(0, len(numbers), LOAD_CHUNK):
         queries.append(
             select(*columns).where(
-                Resident.phone.in_(numbers[i : i + LOAD_CHUNK]), Resident.reachable
+                Resident.phone.in_(numbers[i : i + LOAD_CHUNK]), Resident.reachable == reachable
             )
         )
     out: dict[int, tuple[str, bool, Person]] = {}
@@ -136,13 +136,20 @@ def load_people(
 
 
 def message_rows(
-    alert: Alert, phones: dict[str, list[Person]], opted_out: set[str], zone: ZoneInfo
+    alert: Alert,
+    phones: dict[str, list[Person]],
+    opted_out: set[str],
+    zone: ZoneInfo,
+    texts: dict[str, str] | None = None,
+    channel: str = "sms",
 ) -> tuple[list[dict], int]:
-    """Rows to insert, due ones first, and how many phones were left out (declined/paused)."""
+    """Rows to insert, due ones first, and how many phones were left out (declined/paused);
+    `texts` (default: the alert's SMS texts) are what a `channel` message says."""
     now = utcnow()
+    texts = alert.texts if texts is None else texts
     due, later, skipped, declined = [], [], [], 0
     for phone, people in phones.items():
-        choice = choose(sorted(people, key=lambda p: p.id), alert.category, alert.texts, zone, now)
+        choice = choose(sorted(people, key=lambda p: p.id), alert.category, texts, zone, now)
         if choice is None:
             declined += 1
             continue
@@ -152,7 +159,8 @@ def message_rows(
             "phone": phone,
             "resident_id": person.id or None,
             "language": language,
-            "body": alert.texts.get(language) or alert.texts["default"],
+            "body": texts.get(language) or texts["default"],
+            "channel": channel,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": held,
@@ -342,35 +350,48 @@ def plan_area_alert(session, alert: Alert) -> None:
         declined += skipped_out
         writer.write(rows)
         planned |= phones
+    if not writer.cancelled:
+        from alerting.sending.voice_plan import plan_calls  # calls build on this module
+
+        declined += plan_calls(session, alert, ids, opted, zone)
     finish_plan(session, alert, declined)
 
 
 def follow_up_recipients(alert: Alert) -> Select:
     """The parent's messages a follow-up goes to: those in `follow_up_statuses`, else all that
-    were not skipped or cancelled."""
-    query = select(Message.phone, Message.resident_id, Message.language).where(
-        Message.alert_id == alert.parent_id
+    were not skipped or cancelled; one per phone, by the channel that reached it (a mobile that
+    was also called when its SMS stayed undelivered gets an SMS, a landline a call)."""
+
+    def chosen(*columns):
+        query = select(*columns).where(Message.alert_id == alert.parent_id)
+        if alert.follow_up_statuses:
+            return query.where(Message.status.in_(alert.follow_up_statuses))
+        return query.where(Message.status.not_in(("skipped", "cancelled")))
+
+    texted = chosen(Message.phone).where(Message.channel == "sms")
+    query = chosen(Message.phone, Message.resident_id, Message.language, Message.channel).where(
+        or_(Message.channel == "sms", Message.phone.not_in(texted))
     )
-    if alert.follow_up_statuses:
-        query = query.where(Message.status.in_(alert.follow_up_statuses))
-    else:
-        query = query.where(Message.status.not_in(("skipped", "cancelled")))
     return query.order_by(Message.id)
 
 
 def plan_follow_up(session, alert: Alert) -> None:
     """Plan a follow-up: exactly the parent's recipients (see `follow_up_recipients`), still
     skipping numbers that opted out since."""
+    from alerting.sending.voice_plan import write_calls  # calls build on this module
+
     parent = session.execute(follow_up_recipients(alert)).all()
     people = load_people(session, {r.resident_id for r in parent if r.resident_id})
-    phones: dict[str, list[Person]] = {}
-    for phone, resident_id, language in parent:
+    phones: dict[str, dict[str, list[Person]]] = {"sms": {}, "voice": {}}
+    for phone, resident_id, language, channel in parent:
         found = people.get(resident_id)
         person = found[2] if found else Person(0, language, frozenset(), False, None, None)
-        phones[phone] = [person]
+        phones[channel][phone] = [person]
     opted = set(session.scalars(select(OptOut.phone)))
-    rows, declined = message_rows(alert, phones, opted, ZoneInfo(current.settings().timezone))
+    zone = ZoneInfo(current.settings().timezone)
+    rows, declined = message_rows(alert, phones["sms"], opted, zone)
     PlanWriter(alert).write(rows)
+    declined += write_calls(session, alert, phones["voice"], opted, zone)
     finish_plan(session, alert, declined, follow_up_of=alert.parent_id)
 
 

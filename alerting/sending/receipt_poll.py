@@ -48,6 +48,7 @@ def _due(session, where, limit: int) -> list[tuple[int, str, str, int]]:
         select(Message.id, Message.provider_sid, Message.status, Message.receipt_polls)
         .where(
             Message.status.in_(WAITING),
+            Message.channel == "sms",  # lost call callbacks: alerting.sending.voice
             Message.provider_sid.is_not(None),
             Message.receipt_polls < MAX_RECEIPT_POLLS,
             *where,

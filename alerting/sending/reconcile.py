@@ -52,6 +52,7 @@ def due(engine: Engine, alert_id: int, lo: int, hi: int, settle_s: float) -> lis
         .where(
             M.c.alert_id == alert_id,
             M.c.id.between(lo, hi),
+            M.c.channel == "sms",  # a call's unknown create: alerting.sending.voice
             M.c.status == "unknown",
             M.c.updated_at <= cutoff,
         )

@@ -27,15 +27,13 @@ from alerting.sending.states import receipt_sources, sources
 from alerting.suppression import lift
 
 
-def message_counts(session: Session, alert_id: int) -> dict[str, int]:
-    """How many of an alert's messages are in each status (only statuses that occur)."""
-    return dict(
-        session.execute(
-            select(Message.status, func.count())
-            .where(Message.alert_id == alert_id)
-            .group_by(Message.status)
-        ).all()
-    )
+def message_counts(session: Session, alert_id: int, channel: str | None = None) -> dict[str, int]:
+    """How many of an alert's messages (of one channel: sms or voice) are in each status (only
+    statuses that occur)."""
+    query = select(Message.status, func.count()).where(Message.alert_id == alert_id)
+    if channel is not None:
+        query = query.where(Message.channel == channel)
+    return dict(session.execute(query.group_by(Message.status)).all())
 
 
 def _receipt_statements():

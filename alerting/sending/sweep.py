@@ -7,8 +7,10 @@
    answer within CLAIM_TIMEOUT: they become `unknown`, since the provider may hold them, and are
    reconciled with the provider before any resend (alerting.sending.reconcile);
 3. cancels what still waits in a cancelled alert, and re-queues due `pending` and `unknown`
-   messages that no queued job and no running (leased) job covers: a worker killed mid-send, a
-   Redis that lost its queues, a retry or a quiet-hours hold that became due;
+   SMS that no queued job and no running (leased) job covers: a worker killed mid-send, a
+   Redis that lost its queues, a retry or a quiet-hours hold that became due; plans the calls
+   to mobiles still undelivered after their alert's `call_undelivered_after` minutes, and wakes
+   the call dispatcher when a call is due (alerting.sending.voice);
 4. asks the provider for the status of messages whose receipt has not come within
    RECEIPT_TIMEOUT (a lost callback), or at once when Redis lost the receipt buffer
    (alerting.sending.receipt_poll);
@@ -42,6 +44,8 @@ from alerting.sending.receipt_poll import poll_lost_receipts, silent
 from alerting.sending.receipts import drain_if_stranded
 from alerting.sending.states import SENDING_ALERT_STATES, sources
 from alerting.sending.status import message_counts
+from alerting.sending.voice import has_work, wake
+from alerting.sending.voice_plan import call_undelivered, calls_still_to_plan
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ def sweep(app: Flask) -> dict[str, int]:
     conn = redis_for(settings.redis_url)
     now = utcnow()
     stats = {"planned": 0, "timed_out": 0, "requeued": 0, "polled": 0, "completed": 0}
+    stats["calls_planned"] = 0
     live = live_jobs(conn)
     ranges: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for job_id in live:
@@ -137,6 +142,7 @@ def sweep(app: Flask) -> dict[str, int]:
                         ),
                         Message.status == "unknown",
                     ),
+                    Message.channel == "sms",  # calls: the dispatcher, woken below
                     Message.updated_at <= now - timedelta(seconds=GRACE_S),
                 )
                 .order_by(Message.alert_id, Message.id)
@@ -162,6 +168,9 @@ def sweep(app: Flask) -> dict[str, int]:
                 )
             for name, datas in jobs.items():
                 enqueue_ranges(name, datas, conn)
+            stats["calls_planned"] = call_undelivered(session)  # alerting.sending.voice_plan
+            if has_work(app.extensions["alerting.engine"]):
+                wake(conn)
 
             # 4. receipts that never came (lost callbacks, a Redis that lost its buffer): ask
             stats["polled"] = poll_lost_receipts(app, session, now)
@@ -173,6 +182,8 @@ def sweep(app: Flask) -> dict[str, int]:
                 waiting = sum(counts.get(s, 0) for s in ("pending", "sending", "unknown"))
                 open_ = sum(n for s, n in counts.items() if s not in FINAL_MESSAGE_STATES)
                 open_ -= silent(session, alert.id)  # `sent`, asked about: no report is coming
+                if open_ == 0 and calls_still_to_plan(session, alert):
+                    continue  # undelivered SMS are called once the alert's minutes are up
                 if open_ == 0:
                     alert.status, alert.completed_at = "completed", now
                     record(session, "system", "alert.completed", f"alert:{alert.id}", counts=counts)

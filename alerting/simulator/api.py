@@ -1,4 +1,5 @@
-"""Twilio's 2010-04-01 REST API, the part the SDK's `messages` and `accounts` use.
+"""Twilio's 2010-04-01 REST API, the part the SDK's `messages`, `calls` and `accounts` use
+(calls: alerting.simulator.calls).
 
 Synchronous on purpose: this is the hot path (≥ 2,500 creates/s), so no coroutine per request;
 the server adds the configured latency around it.
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from .aio import answer, json_answer, parse_form
 from .callbacks import Dispatcher
+from .calls import Calls
 from .state import ApiError, SentFilter, State
 from .wire import API_VERSION, error_body, parse_date_filter, rfc2822
 
@@ -35,9 +37,10 @@ def twilio_error(error: ApiError | int, **fields: str) -> web.Response:
 class TwilioApi:
     """Routes /2010-04-01/... requests: auth, create, fetch, list, account."""
 
-    def __init__(self, state: State, dispatcher: Dispatcher) -> None:
+    def __init__(self, state: State, dispatcher: Dispatcher, calls: Calls) -> None:
         self.state = state
         self.dispatcher = dispatcher
+        self.calls = calls
         self._auth_key = ("", "")
         self._good_auth = ""  # the exact header the SDK sends, for a string-compare fast path
 
@@ -52,6 +55,8 @@ class TwilioApi:
         rest = parts[4:]
         if not rest and parts[3].endswith(".json"):
             return self._account()
+        if rest and rest[0].startswith("Calls"):
+            return self.calls.handle(req, rest, body)
         if rest == ["Messages.json"]:
             if req.method == "POST":
                 return self._create(body)
@@ -163,7 +168,8 @@ class TwilioApi:
                 "sid": cfg.account_sid,
                 "status": "active",
                 "subresource_uris": {
-                    "messages": f"/{API_VERSION}/Accounts/{cfg.account_sid}/Messages.json"
+                    "messages": f"/{API_VERSION}/Accounts/{cfg.account_sid}/Messages.json",
+                    "calls": f"/{API_VERSION}/Accounts/{cfg.account_sid}/Calls.json",
                 },
                 "type": "Full",
                 "uri": f"/{API_VERSION}/Accounts/{cfg.account_sid}.json",

@@ -91,6 +91,13 @@ class SimulatorConfig:
     vonage_signature_secret: str = DEFAULT_VONAGE_SIGNATURE_SECRET
     vonage_inbound_url: str | None = None
     twilio_status: int = 0  # 0: Twilio's side answers normally
+    # calls (alerting.simulator.calls): shares of calls ending busy / unanswered, how long an
+    # answered call lasts, outcomes by number in order ("busy;completed"), share pressing 1
+    call_busy_share: float = 0.0
+    call_no_answer_share: float = 0.0
+    call_seconds: float = 2.0
+    call_outcomes: dict[str, list[str]] = field(default_factory=dict)
+    call_press_share: float = 0.0
 
     def __post_init__(self) -> None:
         """Check and normalise every value, so `SimulatorConfig(landlines=["+47..."],
@@ -139,8 +146,23 @@ class SimulatorConfig:
         return out
 
 
-_RATES = {"failure_rate", "duplicate_rate", "reorder_rate", "drop_rate"}
-_FLOATS = {"latency_ms", "callback_delay_ms", "callback_timeout_s", "callback_retry_ms"}
+_RATES = {
+    "failure_rate",
+    "duplicate_rate",
+    "reorder_rate",
+    "drop_rate",
+    "call_busy_share",
+    "call_no_answer_share",
+    "call_press_share",
+}
+_FLOATS = {
+    "latency_ms",
+    "callback_delay_ms",
+    "callback_timeout_s",
+    "callback_retry_ms",
+    "call_seconds",
+}
+CALL_OUTCOMES = ("completed", "busy", "no-answer", "failed")
 _INTS = {"mps", "callback_retries", "callback_concurrency", "max_messages", "twilio_status"}
 _SETS = {"unsubscribed", "landlines", "allowed_senders"}
 
@@ -149,13 +171,13 @@ def _parse_env(key: str, raw: str) -> Any:
     """Env strings to option values: sets are comma-separated, outcomes `number=spec,...`."""
     if key in _SETS:
         return [part.strip() for part in raw.split(",") if part.strip()]
-    if key == "outcomes":
+    if key in ("outcomes", "call_outcomes"):
         pairs = {}
         for item in raw.split(","):
             if item.strip():
                 number, sep, spec = item.partition("=")
                 if not sep:
-                    raise ConfigError(f"SIM_OUTCOMES item {item!r} is not number=outcome")
+                    raise ConfigError(f"SIM_{key.upper()} item {item!r} is not number=outcome")
                 pairs[number.strip()] = spec.strip()
         return pairs
     return raw.strip()
@@ -191,6 +213,8 @@ def _coerce(key: str, value: Any) -> Any:
             }
         if key == "twilio_status" and value not in (0, 500, 503):
             raise ConfigError("twilio_status must be 0, 500 or 503")
+        if key == "call_outcomes":
+            return {str(k).strip(): _call_outcomes(v) for k, v in dict(value).items()}
         if key in ("inbound_url", "vonage_inbound_url"):
             return str(value) if value else None
         if key in {
@@ -209,6 +233,17 @@ def _coerce(key: str, value: Any) -> Any:
             raise
         raise ConfigError(f"bad value for {key}: {value!r}") from exc
     return value
+
+
+def _call_outcomes(value: Any) -> list[str]:
+    """ "busy;no-answer;completed" (or a list): how this number's calls end, in order (the
+    last one repeats)."""
+    items = value.split(";") if isinstance(value, str) else list(value)
+    outcomes = [str(v).strip().lower() for v in items if str(v).strip()]
+    bad = [o for o in outcomes if o not in CALL_OUTCOMES]
+    if bad or not outcomes:
+        raise ConfigError(f"call outcomes are {', '.join(CALL_OUTCOMES)} (got {value!r})")
+    return outcomes
 
 
 def known_delivery_error(code: int | None) -> str | None:

@@ -23,6 +23,7 @@ from aiohttp import web
 from .aio import HttpError, make_web_server, read_body
 from .api import TwilioApi, twilio_error
 from .callbacks import Dispatcher, open_session
+from .calls import Calls
 from .config import SimulatorConfig
 from .control import Control
 from .state import State
@@ -51,6 +52,7 @@ class SimulatorServer:
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()  # serve_forever() vs shutdown() from another thread
         self.dispatcher: Dispatcher | None = None
+        self.calls: Calls | None = None
 
     @property
     def url(self) -> str:
@@ -124,7 +126,8 @@ class SimulatorServer:
         self._session = open_session()
         self.dispatcher = Dispatcher(self.state, self._session)
         self.dispatcher.start()
-        self.api = TwilioApi(self.state, self.dispatcher)
+        self.calls = Calls(self.state, self.dispatcher)
+        self.api = TwilioApi(self.state, self.dispatcher, self.calls)
         self.vonage = VonageApi(self.state, self.dispatcher)
         self.control = Control(self.state, self.dispatcher)
         self._web = make_web_server(self._handle)
@@ -149,6 +152,8 @@ class SimulatorServer:
         if self.dispatcher is not None:
             self.dispatcher.stop()
             tasks += self.dispatcher.workers
+        if self.calls is not None:
+            tasks += list(self.calls.tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -177,6 +182,13 @@ class SimulatorServer:
             if latency:
                 await asyncio.sleep(latency / 1000)
             return response
+        if req.path.startswith("/_sim/calls") or req.path.rstrip("/") == "/_sim/press":
+            try:
+                answer = await self.calls.control(req)
+            except HttpError as exc:
+                return exc.answer()
+            if answer is not None:
+                return answer
         return await self.control.handle(req)
 
     # -- thread-safe helpers for tests and the demo -----------------------------------------
@@ -196,6 +208,15 @@ class SimulatorServer:
         if self._loop is not None and self.dispatcher is not None:
             self._loop.call_soon_threadsafe(self.dispatcher.resize, config.callback_concurrency)
         return config
+
+    def calls_made(self, to: str | None = None) -> list[dict[str, Any]]:
+        """The calls each phone got (oldest first) with what it heard, like GET /_sim/calls."""
+        calls = list(self.calls.calls.values()) if self.calls else []
+        return [c.summary() for c in calls if to in (None, c.to)]
+
+    def call_stats(self) -> dict[str, Any]:
+        """Calls by status and the most ever in progress at once (the concurrency cap)."""
+        return self.calls.stats.to_json() if self.calls else {}
 
     def reset(self) -> None:
         """Forget messages, opt-outs, stats; back to the startup options."""

@@ -49,6 +49,11 @@ ERRORS: dict[int, tuple[int, str]] = {
     21614: (400, "'To' number {to} is not a valid mobile number"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     21701: (400, "The Messaging Service Sid {service} is invalid."),
+    # the Calls API's
+    12100: (400, "Document parse failure"),
+    21201: (400, "No 'To' number is specified"),
+    21205: (400, "Url parameter is required."),
+    21213: (400, "No 'From' number is specified"),
 }
 
 # Delivery errors (status callbacks' ErrorCode) and their texts for `error_message`.

@@ -59,12 +59,24 @@ def allowed_categories() -> list[str]:
     return [c for c in CATEGORIES if c not in LIFE_SAFETY]
 
 
-def _texts_from_form() -> dict[str, str]:
+def _texts_from_form(prefix: str = "text_") -> dict[str, str]:
     texts = {}
     for key, value in request.form.items():
-        if key.startswith("text_") and value.strip():
-            texts[key[5:]] = value.strip()
+        if key.startswith(prefix) and value.strip():
+            texts[key[len(prefix) :]] = value.strip()
     return texts
+
+
+def _calls_from_form() -> dict:
+    """The spoken text per language (empty: the SMS text is spoken) and after how many
+    minutes mobiles whose SMS is undelivered are called (empty: never)."""
+    raw = request.form.get("call_undelivered_after", "").strip()
+    if raw and not (raw.isdigit() and len(raw) <= 5):
+        raise ValueError(_("Write the minutes as a whole number, or leave the field empty."))
+    return {
+        "spoken_texts": _texts_from_form("spoken_") or None,
+        "call_undelivered_after": int(raw) if raw else None,
+    }
 
 
 def _time_from_form(field: str) -> datetime | None:
@@ -167,6 +179,7 @@ def compose_send():
             area_name=check_area_name(request.form.get("area_name", "")),
             exercise=request.form.get("exercise") == "1",
             **_validity_from_form(),
+            **_calls_from_form(),
         )
     except AlertRefused as exc:
         s.rollback()
@@ -248,6 +261,15 @@ def progress(alert_id: int) -> dict:
     summary["replies"] = [
         {"phone": p if show_phone else mask(p), "body": b, "at": local_time(at)}
         for p, b, at in replies
+    ]
+    confirmed = s.execute(
+        select(Message.phone, Message.acknowledged_at)
+        .where(Message.alert_id == alert_id, Message.acknowledged_at.is_not(None))
+        .order_by(Message.acknowledged_at.desc())
+        .limit(50)
+    ).all()
+    summary["acknowledgements"] = [
+        {"phone": p if show_phone else mask(p), "at": local_time(at)} for p, at in confirmed
     ]
     settings = current.settings()
     summary["held"] = held_by_quiet_hours(s, alert_id, ZoneInfo(settings.timezone))

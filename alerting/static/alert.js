@@ -47,6 +47,7 @@
     $("progress-text").textContent = M.format(data.strings.progress,
       { delivered: delivered, total: total, failed: failed, inflight: inflight });
     showPace(summary, delivered);
+    showChannels(summary);
     var badge = $("alert-status");
     badge.textContent = data.labels[summary.status] || summary.status;
     badge.dataset.status = summary.status;
@@ -65,6 +66,29 @@
       li.className = "muted";
       li.textContent = data.strings.noReplies;
       replies.appendChild(li);
+    }
+  }
+
+  // SMS and calls side by side, and who confirmed a call by pressing 1
+  function showChannels(summary) {
+    var channels = summary.channels || {};
+    document.querySelectorAll("[data-channel]").forEach(function (td) {
+      var counts = channels[td.dataset.channel] || {};
+      td.textContent = GROUPS[td.dataset.group].reduce(function (t, s) { return t + (counts[s] || 0); }, 0);
+    });
+    $("acknowledged").textContent = summary.acknowledged || 0;
+    var list = $("acknowledgements");
+    list.replaceChildren();
+    (summary.acknowledgements || []).forEach(function (a) {
+      var li = document.createElement("li");
+      li.textContent = a.at + " " + a.phone;
+      list.appendChild(li);
+    });
+    if (!list.children.length) {
+      var li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = data.strings.noConfirmations;
+      list.appendChild(li);
     }
   }
 

@@ -97,6 +97,7 @@
     $("preview-error").hidden = true;
     $("count-residents").textContent = result ? result.residents : "–";
     $("count-phones").textContent = result ? result.phones : "–";
+    $("count-landlines").textContent = result ? (result.landlines || 0) : "–";
     $("count-opted-out").textContent = result ? result.opted_out : "–";
     var langs = result ? Object.entries(result.languages).sort(function (a, b) { return b[1] - a[1]; }) : [];
     $("languages").textContent = langs.length ? S.languagesLabel + ": " + langs.map(function (l) {
@@ -274,9 +275,21 @@
       area.value = textValues[lang] !== undefined ? textValues[lang] : templateText(lang);
       var counter = document.createElement("p");
       counter.className = "counter muted";
-      div.append(label, area, counter);
+      var spokenLabel = document.createElement("label");
+      spokenLabel.htmlFor = "spoken_" + lang;
+      spokenLabel.textContent = M.format(S.spokenIn, { language: languageName(lang) });
+      var spoken = document.createElement("textarea");
+      spoken.name = "spoken_" + lang;
+      spoken.id = "spoken_" + lang;
+      spoken.className = "spoken";
+      spoken.rows = 2;
+      spoken.lang = lang;
+      var estimate = document.createElement("p");
+      estimate.className = "call-estimate muted";
+      div.append(label, area, counter, spokenLabel, spoken, estimate);
       container.appendChild(div);
       area.addEventListener("input", updateCounters);
+      spoken.addEventListener("input", updateCounters);
     });
     updateCounters();
   }
@@ -391,12 +404,27 @@
     $(id).addEventListener("change", rerenderTemplates);
   });
   $("text_default").addEventListener("input", updateCounters);
+  $("spoken_default").addEventListener("input", updateCounters);
 
   function sendablePhones() {
     return preview ? Math.max(preview.phones - preview.opted_out, 0) : 0;
   }
 
+  // a call says the text twice, then "press 1" (about ten words), at about 150 words a minute
+  // (alerting.sending.voice_twiml.estimated_seconds)
+  function callSeconds(text) {
+    var words = text.trim() ? text.trim().split(/\s+/).length : 0;
+    return Math.ceil((2 * words + 10) * 60 / 150) + 1;
+  }
+
   function updateCounters() {
+    document.querySelectorAll(".text-field").forEach(function (el) {
+      var spoken = el.querySelector("textarea.spoken");
+      var text = (spoken && spoken.value.trim()) || el.querySelector("textarea").value ||
+        $("text_default").value;
+      var estimate = el.querySelector(".call-estimate");
+      if (estimate) estimate.textContent = text.trim() ? M.format(S.callEstimate, { s: callSeconds(text) }) : "";
+    });
     var partsOf = {};
     document.querySelectorAll(".text-field").forEach(function (el) {
       var text = el.querySelector("textarea").value;
@@ -461,7 +489,10 @@
     $("area-id").value = savedAreaId;
     var name = $("area-name").value.trim() || S.theDrawnArea;
     $("confirm-text").textContent = plural(S.sendTo, sendablePhones(), { area: name });
-    $("confirm-detail").textContent = later ? M.format(S.scheduledFor, { when: formatTime($("send-at").value) }) : "";
+    var detail = later ? [M.format(S.scheduledFor, { when: formatTime($("send-at").value) })] : [];
+    var landlines = preview ? preview.landlines || 0 : 0;
+    if (landlines) detail.push(plural(S.landlinesCalled, landlines));
+    $("confirm-detail").textContent = detail.join(" · ");
     dialog.showModal();
     $("confirm-back").focus();
   });
