@@ -119,8 +119,8 @@ def residents_import(
         columns = mapping_from(pairs, mapping.read_text("utf-8-sig") if mapping else None)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map/--mapping") from None
-    options = ReadOptions(delimiter, crs, columns, allow_outside)
     settings = _settings()
+    options = ReadOptions(delimiter, crs, columns, allow_outside, settings.municipality_boundary)
     try:
         report = import_file(
             db(), file, settings.default_region, settings.default_language, options

@@ -173,6 +173,9 @@ class Settings:
     cap_feeds: tuple[str, ...] = ()
     cap_feed_boundary: str = ""
     cap_feed_interval_s: float = 300.0
+    # the saved area (the municipality) every imported place must lie in; empty: places far
+    # from the register's median are refused instead
+    municipality_boundary: str = ""
     # voice (alerting.sending.voice): landlines are called through Twilio Programmable Voice
     # from this caller id, at this rate, with at most this many calls in progress at once
     # (every worker together), busy / unanswered calls tried this often this many minutes apart
@@ -244,6 +247,7 @@ class Settings:
             cap_feeds=tuple(u.strip() for u in _env("CAP_FEEDS", "").split(",") if u.strip()),
             cap_feed_boundary=_env("CAP_FEED_BOUNDARY", ""),
             cap_feed_interval_s=_env_float("CAP_FEED_INTERVAL", 300.0),
+            municipality_boundary=_env("MUNICIPALITY_BOUNDARY", ""),
             voice_from=_env("VOICE_FROM", "+15005550006"),
             voice_rate_per_second=_env_float("VOICE_RATE_PER_SECOND", 5.0),
             voice_max_concurrent=int(_env("VOICE_MAX_CONCURRENT", "10")),

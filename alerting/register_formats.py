@@ -80,6 +80,7 @@ class ReadOptions:
     crs: str | None = None  # the CRS of easting/northing columns, e.g. EPSG:25832
     mapping: dict[str, str] = field(default_factory=dict)  # header -> one of FIELDS
     allow_outside: bool = False  # import rows far from the others (never a guess: a flag)
+    boundary: str = ""  # the saved area (MUNICIPALITY_BOUNDARY) every place must lie in
 
 
 @dataclass

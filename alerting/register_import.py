@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import shapely
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerting.areas import parse_area
 from alerting.db import insert_ignore
 from alerting.languages import normalise_language
-from alerting.models import LOCATION_LABELS, OptOut, utcnow
+from alerting.models import LOCATION_LABELS, Area, OptOut, utcnow
 from alerting.phones import PhoneError, parse_phone
 from alerting.register_changes import bump_register
 from alerting.register_formats import (
@@ -132,6 +135,34 @@ def _coordinate(value: object, name: str, limit: float) -> float:
     return value_number
 
 
+def outside_lines(session: Session, count: int, boundary: str) -> dict[int, Reason]:
+    """Staged rows outside the municipality: outside the saved area named `boundary` when one
+    is configured, else far from the median of the rows."""
+    if not boundary:
+        return far_lines(session, count)
+    area = session.scalar(select(Area).where(Area.name == boundary))
+    if area is None:
+        raise RegisterFileError(
+            "MUNICIPALITY_BOUNDARY names %(name)s, which is no saved area: save the municipality's "
+            "area under that name, or change the setting",
+            name=boundary,
+        )
+    shape = parse_area(area.geojson)
+    shapely.prepare(shape)
+    outside = {}
+    for chunk in staged_points(session):
+        points = np.array(chunk, dtype=float).reshape(-1, 3)
+        out = ~shapely.intersects_xy(shape, points[:, 2], points[:, 1])
+        for i in np.flatnonzero(out):
+            line, row_lat, row_lon = chunk[i]
+            where = {"lat": f"{row_lat:g}", "lon": f"{row_lon:g}", "name": boundary}
+            if shapely.intersects_xy(shape, row_lat, row_lon):
+                outside[line] = Reason("probably swapped lat/lon (%(lat)s N, %(lon)s E)", **where)
+            else:
+                outside[line] = Reason("outside %(name)s (%(lat)s N, %(lon)s E)", **where)
+    return outside
+
+
 def far_lines(session: Session, count: int) -> dict[int, Reason]:
     """Staged rows more than FAR_KM from the median of all rows: line -> why (swapped, or just
     far). The medians come from the database; numpy picks the rows that may be far and the
@@ -237,7 +268,7 @@ def _import_records(
             staged, batch = staged + len(batch), []
     stage(session, batch)
     staged += len(batch)
-    far = {} if options.allow_outside else far_lines(session, staged)
+    far = {} if options.allow_outside else outside_lines(session, staged, options.boundary)
     unstage(session, far)
     report.refused.extend(far.items())
     report.refused.sort(key=lambda refusal: refusal[0])

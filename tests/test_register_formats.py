@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import openpyxl
 import pytest
@@ -11,8 +12,8 @@ from pyproj import Transformer
 from sqlalchemy import delete, select
 from staff_helpers import csrf_token, make_staff, sign_in
 
-from alerting.models import Location, Resident
-from alerting.register_import import ReadOptions, import_bytes
+from alerting.models import Area, Location, Resident
+from alerting.register_import import ReadOptions, RegisterFileError, import_bytes
 
 COLUMNS = ["external_id", "name", "phone", "language", "address", "lat", "lon", "label"]
 ROWS = [
@@ -140,6 +141,43 @@ def test_swapped_coordinates_are_refused_with_the_reason(session):
     assert report.imported == 3
     assert report.refused == [(5, "probably swapped lat/lon (5.32 N, 60.39 E)")]
     assert session.scalar(select(Resident).where(Resident.external_id == "r4")) is None
+
+
+BERGEN = {  # a box around the rows above: the municipality's boundary as a saved area
+    "type": "Polygon",
+    "coordinates": [[[5.2, 60.3], [5.45, 60.3], [5.45, 60.45], [5.2, 60.45], [5.2, 60.3]]],
+}
+
+
+def test_a_configured_municipality_boundary_refuses_rows_outside_it(session):
+    session.add(Area(name="Bergen", geojson=json.dumps(BERGEN)))
+    session.commit()
+    rows = [
+        *ROWS[:3],
+        ["r4", "Kari Nordmann", "91234568", "nb", "Kaigaten 1", 5.32, 60.39, "home"],  # swapped
+        ["r5", "Ola Nordmann", "91234569", "nb", "Voss", 60.63, 6.42, "home"],  # next door
+    ]
+    options = ReadOptions(boundary="Bergen")
+    data = csv_text(rows=rows).encode()
+    report = import_bytes(session, "register.csv", data, "NO", "nb", options)
+    assert report.imported == 3
+    # Voss is 80 km away: near enough for the median rule, outside the municipality
+    assert report.refused == [
+        (5, "probably swapped lat/lon (5.32 N, 60.39 E)"),
+        (6, "outside Bergen (60.63 N, 6.42 E)"),
+    ]
+    unbounded = import_bytes(session, "register.csv", data, "NO", "nb")
+    assert [line for line, _ in unbounded.refused] == [5]
+
+
+def test_a_municipality_boundary_that_names_no_saved_area_refuses_the_file(session):
+    with pytest.raises(
+        RegisterFileError, match="MUNICIPALITY_BOUNDARY names Bergn, which is no saved area"
+    ):
+        import_bytes(
+            session, "r.csv", csv_text().encode(), "NO", "nb", ReadOptions(boundary="Bergn")
+        )
+    assert session.scalar(select(Resident)) is None
 
 
 def test_allow_outside_imports_a_far_row_anyway(session):

@@ -75,7 +75,11 @@ def resident_import():
     if form.validate_on_submit():
         upload = form.file.data
         settings = current.settings()
-        options = ReadOptions(crs=form.crs.data or None, allow_outside=form.allow_outside.data)
+        options = ReadOptions(
+            crs=form.crs.data or None,
+            allow_outside=form.allow_outside.data,
+            boundary=settings.municipality_boundary,
+        )
         s = db()
         try:
             report = import_bytes(
