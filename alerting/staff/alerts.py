@@ -125,14 +125,14 @@ def _area_from_form() -> tuple[dict | None, int | None]:
 
 def _compose_context(parent: Alert | None = None, resend: bool = False) -> dict:
     s = db()
-    areas = s.execute(select(Area.id, Area.name).order_by(Area.name)).all()
+    areas = s.execute(select(Area.id, Area.name, Area.library).order_by(Area.name)).all()
     statuses = RESEND_STATUSES if resend else None
     return {
         "resend": resend,
         "audience": follow_up_audience(s, parent, statuses) if parent else None,
         "categories": allowed_categories(),
         "severities": SEVERITIES,
-        "saved_areas": [{"id": a.id, "name": a.name} for a in areas],
+        "saved_areas": [{"id": a.id, "name": a.name, "library": a.library} for a in areas],
         "templates_json": templates_for_browser(),
         "tile_url": current.settings().tile_url,
         "default_language": current.settings().default_language,

@@ -68,7 +68,8 @@ def map_search():
 @bp.get("/map/areas.geojson")
 @require_role("viewer")
 def saved_outlines():
-    """Every saved area as one FeatureCollection, drawn faintly on the compose map to orient."""
+    """Every saved area as one FeatureCollection, drawn faintly on the compose map to orient;
+    each library is a layer there that can be shown or hidden."""
     features = []
     for area in db().scalars(select(Area).order_by(Area.name)):
         try:
@@ -78,7 +79,8 @@ def saved_outlines():
         features.append(
             {
                 "type": "Feature",
-                "properties": {"id": area.id, "name": area.name},
+                # the library (a GIS layer it came from) makes a layer of its own on the map
+                "properties": {"id": area.id, "name": area.name, "library": area.library},
                 "geometry": geometry,
             }
         )

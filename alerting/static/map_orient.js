@@ -64,18 +64,37 @@
     });
   }
 
-  function savedOutlines(map, url) {
+  function savedOutlines(map, url, strings) {
     var style = { color: "#4b5563", weight: 1.5, dashArray: "4 4", fillOpacity: 0.04 };
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (fc) {
+      // one layer per library (water-supply zones, evacuation zones...), one for the others;
       // pmIgnore: the drawing tools must never edit, drag or remove a saved area's outline
-      L.geoJSON(fc, {
-        pmIgnore: true,
-        style: function () { return style; },
-        onEachFeature: function (feature, layer) {
-          layer.bindTooltip(document.createTextNode(feature.properties.name), { sticky: true });
-          layer.on("click", function () { pick(map, feature.properties.id); });
+      var layers = {};
+      fc.features.forEach(function (feature) {
+        var library = feature.properties.library || "";
+        if (!layers[library]) {
+          layers[library] = L.geoJSON(null, {
+            pmIgnore: true,
+            style: function () { return style; },
+            onEachFeature: function (f, layer) {
+              layer.bindTooltip(document.createTextNode(f.properties.name), { sticky: true });
+              layer.on("click", function () { pick(map, f.properties.id); });
+            }
+          });
         }
-      }).addTo(map).bringToBack();
+        layers[library].addData(feature);
+      });
+      var overlays = {};
+      Object.keys(layers).sort().forEach(function (library) {
+        layers[library].addTo(map).bringToBack();
+        var count = layers[library].getLayers().length;
+        var label = library ? library + " (" + count + ")"
+          : L.Util.template(strings.otherAreas, { count: count });
+        overlays[label] = layers[library];
+      });
+      if (Object.keys(layers).some(function (library) { return library; })) {
+        L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+      }
     });
   }
 
@@ -91,6 +110,8 @@
   M.onMap(function (map) {
     var box = document.getElementById("map-search");
     if (box) searchBox(map, box);
-    if (box && box.dataset.outlines) savedOutlines(map, box.dataset.outlines);
+    if (box && box.dataset.outlines) {
+      savedOutlines(map, box.dataset.outlines, JSON.parse(box.dataset.strings));
+    }
   });
 })();

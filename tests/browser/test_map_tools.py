@@ -175,3 +175,51 @@ def test_the_search_box_centres_the_map_on_an_address_and_saved_areas_are_outlin
     page.get_by_label("Find an address").fill("fjellveien")
     page.get_by_label("Find an address").press("Enter")
     expect(page.locator("#map-search-status")).to_have_text("Map centred on Fjellveien 9, Bergen.")
+
+
+def test_each_library_of_saved_areas_is_a_layer_of_the_map_and_a_click_picks_a_zone(
+    app, stack, page
+):
+    """Water-supply zones imported from a GIS layer show as one layer that can be hidden, the
+    other saved areas as another; a click on a zone picks it as the alert's area."""
+    seed_register(app)
+
+    def square(x: float, y: float) -> str:
+        ring = [[x, y], [x + 0.01, y], [x + 0.01, y + 0.006], [x, y + 0.006], [x, y]]
+        return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+    with app.app_context():
+        s = app.extensions["alerting.sessionmaker"]()
+        # zone Nord holds the resident at the map's centre (5.320, 60.390)
+        s.add(Area(name="Nord", geojson=square(5.315, 60.387), library="Vannforsyningssoner"))
+        s.add(Area(name="Sør", geojson=square(5.295, 60.377), library="Vannforsyningssoner"))
+        s.add(Area(name="Hytta", geojson=square(5.40, 60.40)))
+        s.commit()
+    make_staff(app, "op@example.org", "operator")
+    st = stack(workers=0)
+    sign_in(page, st.url, "op@example.org")
+    open_compose(page, st.url)
+
+    layers = page.locator(".leaflet-control-layers")
+    expect(layers).to_contain_text("Vannforsyningssoner (2)")
+    expect(layers).to_contain_text("Other saved areas (1)")
+    # the saved-area list groups the library's zones under its name
+    expect(page.locator('#saved-area optgroup[label="Vannforsyningssoner"] option')).to_have_text(
+        ["Nord", "Sør"]
+    )
+
+    # hidden, the zones neither show their names nor take a click
+    cx, cy = map_centre(page)
+    page.get_by_label("Vannforsyningssoner (2)").uncheck()
+    page.mouse.move(cx, cy)
+    page.mouse.click(cx, cy)
+    expect(page.locator(".leaflet-tooltip", has_text="Nord")).to_have_count(0)
+    expect(page.locator("#saved-area")).to_have_value("")
+
+    page.get_by_label("Vannforsyningssoner (2)").check()
+    page.mouse.move(cx + 5, cy + 5)
+    expect(page.locator(".leaflet-tooltip", has_text="Nord")).to_be_visible()
+    page.mouse.click(cx, cy)
+    expect(page.locator("#saved-area option:checked")).to_have_text("Nord")
+    expect(page.locator("#count-residents")).to_have_text("1")
+    screenshot(page, "map_libraries")
