@@ -198,6 +198,10 @@
       var file = this.files[0];
       var input = this;
       if (!file) return;
+      if (/\.(zip|shp|gpkg|kml|kmz)$/i.test(file.name)) { // a GIS file: the server reads it
+        readGisFile(file, input);
+        return;
+      }
       file.text().then(function (text) {
         input.value = ""; // the same file may be chosen again after a fix
         if (text.trim().charAt(0) === "<") { // a CAP document: the server reads it
@@ -211,6 +215,32 @@
         showArea(obj, file.name);
       });
     });
+
+    // a zipped Shapefile, GeoPackage or KML/KMZ in the CRS it declares: POST /areas/read
+    // reprojects its features to WGS84 and saves nothing
+    function readGisFile(file, input) {
+      var form = new FormData();
+      form.append("file", file);
+      input.value = "";
+      fetch(data.urls.readArea, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRFToken": M.csrfToken() }, body: form
+      }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, data: body }; });
+      }).then(function (r) {
+        if (!r.ok) {
+          $("area-message").textContent = r.data.error + (r.data.detail ? ": " + r.data.detail : "");
+          return;
+        }
+        showArea(r.data.area, file.name);
+        if (r.data.refused.length) {
+          $("area-message").textContent = file.name + ": " + M.format(S.featuresRefused, {
+            n: r.data.refused.length,
+            reasons: r.data.refused.map(function (x) { return x.feature + ": " + x.reason; }).join("; ")
+          });
+        }
+      });
+    }
 
     function showArea(obj, name) {
       drawn.clearLayers();

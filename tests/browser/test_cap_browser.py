@@ -59,7 +59,7 @@ def test_a_cap_file_uploaded_on_the_compose_page_fills_area_title_and_text(
         f"<area><areaDesc>Bergselva</areaDesc><polygon>{pairs}</polygon></area></info></alert>",
         encoding="utf-8",
     )
-    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
+    page.get_by_label(re.compile("^Upload an area")).set_input_files(str(path))
     expect(page.locator("#count-residents")).to_have_text("3")
     expect(page.locator("#title")).to_have_value("Flomvarsel Bergselva")
     expect(page.locator("#text_default")).to_have_value(
@@ -70,5 +70,5 @@ def test_a_cap_file_uploaded_on_the_compose_page_fills_area_title_and_text(
     screenshot(page, "compose_cap_upload")
 
     path.write_text(path.read_text().replace("60.385,5.31</polygon>", "60.39,5.31</polygon>"))
-    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
+    page.get_by_label(re.compile("^Upload an area")).set_input_files(str(path))
     expect(page.locator("#area-message")).to_contain_text("not closed")

@@ -102,7 +102,7 @@ def test_uploaded_geojson_is_previewed_and_invalid_rings_are_explained(app, stac
     }
     path = tmp_path / "area.geojson"
     path.write_text(json.dumps(square))
-    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
+    page.get_by_label(re.compile("^Upload an area")).set_input_files(str(path))
     expect(page.locator("#count-residents")).to_have_text("3")
     bowtie = {
         "type": "Polygon",
@@ -111,5 +111,31 @@ def test_uploaded_geojson_is_previewed_and_invalid_rings_are_explained(app, stac
         ],
     }
     path.write_text(json.dumps(bowtie))
-    page.get_by_label("Upload GeoJSON or CAP").set_input_files(str(path))
+    page.get_by_label(re.compile("^Upload an area")).set_input_files(str(path))
     expect(page.locator("#preview-error")).to_contain_text("Self-intersection")
+
+
+def test_a_zipped_shapefile_in_utm_uploaded_on_compose_reaches_the_same_residents(
+    app, stack, page, tmp_path
+):
+    """A GIS export (Shapefile in EUREF89 UTM 32 with its .prj) is reprojected by the server and
+    drawn; one without a coordinate system is refused with what to do, never guessed."""
+    from shapely.geometry import box
+    from test_area_files import zipped_shapefile
+
+    seed_register(app)
+    make_staff(app, "op@example.org", "operator")
+    s = stack(workers=0)
+    sign_in(page, s.url, "op@example.org")
+    page.goto(f"{s.url}/alerts/new")
+    upload = page.get_by_label(re.compile("^Upload an area"))
+    square = box(5.31, 60.385, 5.33, 60.395)
+    upload.set_input_files(str(zipped_shapefile(tmp_path, "EPSG:25832", [square], ["Sentrum"])))
+    expect(page.locator("#count-residents")).to_have_text("3")
+    expect(page.locator("#area-message")).to_have_text("soner.zip")
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    archive = zipped_shapefile(bare, "EPSG:25832", [square], ["Sentrum"], declare_crs=False)
+    upload.set_input_files(str(archive))
+    expect(page.locator("#area-message")).to_contain_text("coordinate system")
