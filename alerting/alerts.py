@@ -560,7 +560,32 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
     if withdraw(parent, alert):
         record(session, who, "alert.supersession_withdrawn", f"alert:{parent.id}", by=alert.id)
     session.commit()
+    _hang_up(session, alert.id)
     return alert
+
+
+def _hang_up(session: Session, alert_id: int) -> None:
+    """Calls of the cancelled alert that ring or are being listened to are ended (a worker's
+    job), so nobody hears the rest of a warning that was withdrawn."""
+    from alerting.sending.voice import hang_up
+    from alerting.sending.voice_status import IN_CALL
+
+    calling = session.scalar(
+        select(Message.id)
+        .where(
+            Message.alert_id == alert_id,
+            Message.channel == "voice",
+            Message.provider_sid.is_not(None),
+            Message.status.in_(IN_CALL),
+        )
+        .limit(1)
+    )
+    if calling is None:
+        return
+    try:
+        hang_up(alert_id)
+    except redis.RedisError:  # the calls end by themselves within their time limit
+        log.warning("could not enqueue the hang-up of alert %s's calls", alert_id)
 
 
 def _iso(value: datetime | None) -> str | None:

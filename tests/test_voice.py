@@ -292,3 +292,31 @@ def test_a_follow_up_calls_the_landlines_and_texts_the_mobiles_of_its_parent(
     assert [c["to"] for c in calls] == ["+4755000001"]
     texts = [m["to"] for m in s.sim.messages() if m["body"] == "Vannet er tilbake"]
     assert texts == ["+4790000001"]
+
+
+def test_cancelling_an_alert_hangs_up_its_calls_in_progress(app, session, client, api_key, stack):
+    """A withdrawn warning must not go on being read to someone: the answered call is hung up
+    (Calls API update to `completed`) instead of running its full length, and not called again."""
+    configure(app, **VOICE)
+    add_resident(session, "+4755000001", *INSIDE, reachable=False)
+    session.commit()
+    s = stack(workers=1, call_seconds=60)
+    alert_id = post_alert(client, api_key).json["id"]
+    wait_for(
+        lambda: [c for c in s.sim.calls_made() if c["status"] == "in-progress"],
+        timeout=20,
+        message="the call answered",
+    )
+    started = time.monotonic()
+    cancel = client.post(
+        f"/api/v1/alerts/{alert_id}/cancel", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    assert cancel.status_code == 200
+    wait_for(
+        lambda: [c["status"] for c in s.sim.calls_made()] == ["completed"],
+        timeout=20,
+        message="the call hung up",
+    )
+    assert time.monotonic() - started < 30  # hung up, not played out (60 s)
+    time.sleep(1.5)  # a retry would have been placed by now (0.6 s apart)
+    assert calls_by_phone(s.sim) == {"+4755000001": ["completed"]}

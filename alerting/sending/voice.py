@@ -32,11 +32,17 @@ from alerting.models import LIFE_SAFETY, Alert, Message, utcnow
 from alerting.sending import shutdown
 from alerting.sending.deadline import send_deadline
 from alerting.sending.provider import Provider, ProviderError
-from alerting.sending.queues import DEFAULT, LEASES, job_context, queue, redis_for
+from alerting.sending.queues import DEFAULT, LEASES, URGENT, job_context, queue, redis_for
 from alerting.sending.ratelimit import RateLimiter
 from alerting.sending.states import HELD, SENDING_ALERT_STATES
-from alerting.sending.voice_calls import TIME_LIMIT_S, fetch_call, find_call, place_call
-from alerting.sending.voice_status import apply_call_status
+from alerting.sending.voice_calls import (
+    TIME_LIMIT_S,
+    end_call,
+    fetch_call,
+    find_call,
+    place_call,
+)
+from alerting.sending.voice_status import IN_CALL, apply_call_status
 from alerting.sending.voice_twiml import call_twiml, voice_for
 
 M = Message.__table__
@@ -389,3 +395,38 @@ def dispatch_job() -> int:
         with contextlib.suppress(redis.RedisError):
             redis_for(app.extensions["alerting.settings"].redis_url).set(WAKE, "1", ex=10)
         return asyncio.run(Dispatcher(app, job_id).run())
+
+
+def hang_up(alert_id: int) -> None:
+    """Queue the job that stops a cancelled alert's calls in progress (urgent: people are
+    listening to it now)."""
+    queue(URGENT).enqueue(
+        "alerting.sending.voice.hang_up_job",
+        alert_id,
+        job_id=f"voice-hangup-{alert_id}-{uuid.uuid4().hex[:8]}",
+        job_timeout=120,
+        result_ttl=0,
+        failure_ttl=24 * 3600,
+    )
+
+
+def hang_up_job(alert_id: int) -> int:
+    """RQ entry point: end the alert's calls that are ringing or answered; how many. Their
+    final status callbacks (canceled, completed) land on the rows as any other."""
+    with job_context() as app:
+        with app.extensions["alerting.engine"].connect() as conn:
+            sids = conn.scalars(
+                select(M.c.provider_sid).where(
+                    M.c.alert_id == alert_id,
+                    M.c.channel == "voice",
+                    M.c.provider_sid.is_not(None),
+                    M.c.status.in_(IN_CALL),
+                )
+            ).all()
+
+        async def end_all() -> int:
+            async with Provider(app.extensions["alerting.settings"]) as provider:
+                ended = await asyncio.gather(*(end_call(provider, sid) for sid in sids))
+            return sum(ended)
+
+        return asyncio.run(end_all()) if sids else 0

@@ -70,3 +70,25 @@ async def fetch_call(provider: Provider, sid: str) -> str | None:
     except (TwilioRestException, ProviderError):
         return None
     return call.status
+
+
+# how a call that has not ended is stopped: cancelled while it rings, hung up once answered
+ENDING = {
+    "queued": "canceled",
+    "initiated": "canceled",
+    "ringing": "canceled",
+    "in-progress": "completed",
+}
+
+
+async def end_call(provider: Provider, sid: str) -> bool:
+    """Stop a call of a cancelled alert, so nobody goes on hearing a warning that was withdrawn;
+    False when it had ended already (or cannot be reached now)."""
+    wanted = ENDING.get(await fetch_call(provider, sid) or "")
+    if wanted is None:
+        return False
+    try:
+        await provider.client.calls(sid).update_async(status=wanted)
+    except (TwilioRestException, ProviderError):
+        return False  # it ended meanwhile, or Twilio is away: its own status callback tells
+    return True
