@@ -1,7 +1,9 @@
-"""The uniform grid targeting had before (commit 28fb989) against the Z-order quadtree, on the
-same points in one process, so the ratio shares the machine's noise.
+"""Targeting as it was at an earlier commit against today's, on the same points in one process,
+so the ratio shares the machine's noise. By default the earlier one is the uniform grid targeting
+had before the Z-order quadtree (commit 28fb989).
 
-    .venv/bin/python -m bench.bench_grid_vs_quadtree --locations 10000000 --spread country
+    .venv/bin/python -m bench.bench_grid_vs_quadtree --locations 10000000 --spread country \
+        [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -25,20 +27,20 @@ BEFORE = "28fb989"  # the last commit with the uniform grid
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def grid_module():
-    """alerting/targeting.py as it was at BEFORE, imported under another name."""
+def module_at(commit: str = BEFORE):
+    """alerting/targeting.py as it was at `commit`, imported under another name."""
     source = subprocess.run(
-        ["git", "show", f"{BEFORE}:alerting/targeting.py"],
+        ["git", "show", f"{commit}:alerting/targeting.py"],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    path = Path(tempfile.mkdtemp(prefix="grid-")) / "grid_targeting.py"
+    path = Path(tempfile.mkdtemp(prefix="targeting-")) / "targeting_before.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("grid_targeting", path)
+    spec = importlib.util.spec_from_file_location("targeting_before", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["grid_targeting"] = module
+    sys.modules["targeting_before"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=1_000_000)
     parser.add_argument("--spread", choices=("even", "country"), default="country")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--before", default=BEFORE, help="the commit to compare with")
     args = parser.parse_args()
     n = args.locations
     if args.spread == "even":
@@ -59,13 +62,13 @@ def main() -> None:
         areas = country_areas(lons, lats, towns)
     residents = [(i, shared_phone(i), i % 33 != 0, "nb") for i in range(1, n + 1)]
     locations = list(zip(range(1, n + 1), lons.tolist(), lats.tolist(), strict=True))
-    grid = grid_module()
+    before = module_at(args.before)
     snapshots = [
-        (grid, grid.build_snapshot(residents, locations, 1)),
+        (before, before.build_snapshot(residents, locations, 1)),
         (quadtree, quadtree.build_snapshot(residents, locations, 1)),
     ]
     del residents, locations
-    print(f"| {n:,} points, {args.spread} | residents | grid (before) | quadtree | ratio |")
+    print(f"| {n:,} points, {args.spread} | residents | {args.before} (before) | now | ratio |")
     print("|---|---|---|---|---|")
     for label, area in areas:
         medians, counts = [], []
