@@ -14,7 +14,10 @@ snapshot while the old one goes on answering.
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 COMPACT_AFTER = 50_000  # overlay residents + places: about 5 ms a preview; then a rebuild
 PATCH_CHUNK = 5_000  # ids per IN (...) when reading changed residents
+BUILD_TIMEOUT_S = 1800  # a child building the snapshot: 10,000,000 rows took 107-267 s
 LEAF = 128  # measured (bench_targeting): testing this many points costs about one node's split
 DEPTH = 16  # quadtree levels: 65,536 nodes per side, under a metre across a country
 EPS = 1e-9  # node boxes are widened by this so rounding never drops a point on a node's edge
@@ -234,8 +238,9 @@ class Target:
 class Register:
     """Per-process cache of the register: a snapshot of every point, patched on each preview with
     an overlay of the residents changed since (read by version from the change log), and
-    rebuilt in a background thread once the overlay grows past `compact_after`; until the new
-    snapshot is ready the old one and its overlay answer, so no preview waits for a rebuild.
+    rebuilt in the background once the overlay grows past `compact_after` (by a child process
+    when there are snapshot files, else by a thread); until the new snapshot is ready the old one
+    and its overlay answer, so no preview waits for a rebuild.
     With a store, snapshots are files every process on the machine maps (one copy)."""
 
     def __init__(
@@ -327,8 +332,10 @@ class Register:
 
     def _rebuild_snapshot(self) -> None:
         try:
-            with self.engine.connect() as conn:
-                fresh = self._from_sql(conn, versions(conn)[0])
+            fresh = self._built_apart()
+            if fresh is None:
+                with self.engine.connect() as conn:
+                    fresh = self._from_sql(conn, versions(conn)[0])
             with self._lock:
                 if fresh.version >= self._snapshot.version:
                     self._install(fresh)
@@ -336,6 +343,31 @@ class Register:
             log.exception("rebuilding the register snapshot failed")
         finally:
             self._rebuild = None
+
+    def _built_apart(self) -> Snapshot | None:
+        """The new snapshot built by a child process (`alerting.snapshot_build`) and mapped from
+        its file: building holds the interpreter's lock for seconds at national size, and the
+        previews of this process must not wait for it. None when there is no file to share or
+        the child failed (this thread builds it then)."""
+        url = self.engine.url
+        if self.store is None or url.database in (None, "", ":memory:"):
+            return None
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "alerting.snapshot_build", str(self.store.folder)],
+                input=url.render_as_string(hide_password=False),
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT_S,
+                check=True,
+            )
+            built = json.loads(done.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError) as error:
+            stderr = getattr(error, "stderr", None) or ""
+            log.warning("snapshot build in a child failed (%s) %s; building here", error, stderr)
+            return None
+        mapped = self.store.newest(built["epoch"], built["version"])
+        return mapped if mapped is not None and mapped.version == built["version"] else None
 
 
 SPARSE = 8  # measured (numpy 2.4, 10M): sorting k indices beats a mask of n while k < n / 8

@@ -4,23 +4,30 @@ On a register of N locations (default 1,000,000), one process's cache (alerting.
 - the full load (what every change cost before the overlay);
 - one resident moved (ORM commit) → the next preview, median and max of 21;
 - a 10,000-row import (`import_bytes`) → the next preview, median of 5 imports;
-- previews while a background rebuild folds the grown overlay in (their max), and the rebuild;
+- previews while a background rebuild folds the grown overlay in (their max), and the rebuild
+  (with snapshot files in a temporary folder, as the app has them, the rebuild runs in a child
+  process; `--no-snapshot-files` rebuilds in a thread of this process instead);
 - at the end, the cached count against a plain SQL + Shapely count of the same area.
 
-    .venv/bin/python bench/bench_freshness.py [--locations 1000000] [--database-url URL]
+    .venv/bin/python -m bench.bench_freshness [--locations 1000000] [--database-url URL] \
+        [--no-snapshot-files]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from alerting.models import Location
 from alerting.register_import import import_bytes
+from alerting.snapshot_files import SnapshotStore
 from alerting.targeting import Register, load_snapshot
 from bench.bench_targeting import plain_sql, star
 from bench.common import EAST, NORTH, SOUTH, WEST, fill_register, fresh_database
@@ -49,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locations", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="sqlite:////tmp/alerting-bench-fresh.db")
+    parser.add_argument("--no-snapshot-files", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     area = star(0.02)
@@ -61,7 +69,8 @@ def main() -> None:
         f"{time.perf_counter() - start:.1f} s"
     )
 
-    register = Register(engine)
+    folder = Path(tempfile.mkdtemp(prefix="alerting-fresh-"))
+    register = Register(engine, store=None if args.no_snapshot_files else SnapshotStore(folder))
     first_ms, _ = timed_ms(lambda: register.target(area))
     with engine.connect() as conn:
         reload_ms, _ = timed_ms(lambda: load_snapshot(conn, 0))
@@ -109,6 +118,7 @@ def main() -> None:
     cached = register.target(area).counts["residents"]
     exact = plain_sql(engine, area)
     print(f"cached count {cached:,} = SQL + Shapely count {exact:,}: {cached == exact}")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

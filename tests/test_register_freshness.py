@@ -201,14 +201,16 @@ def test_a_change_patches_the_cached_arrays_instead_of_reloading_them(app, sessi
     assert register._overlay.resident_ids.tolist() == [moved.resident_id]
 
 
-def test_an_import_is_seen_by_the_next_preview_and_a_grown_overlay_is_folded_in(app, session):
-    register = Register(app.extensions["alerting.engine"], compact_after=100)
+def grow_past_compaction(session, register: Register) -> None:
+    """300 residents imported after the register was loaded: an overlay past its 100."""
     assert register.target(SQUARE).counts["residents"] == 0
     rows = "".join(f"r{i},+4792{i:06d},60.5,10.{i % 9 + 1}\n" for i in range(300))
-    report = import_bytes(
-        session, "r.csv", f"external_id,phone,lat,lon\n{rows}".encode(), "NO", "nb"
-    )
-    assert report.imported == 300
+    import_bytes(session, "r.csv", f"external_id,phone,lat,lon\n{rows}".encode(), "NO", "nb")
+
+
+def test_an_import_is_seen_by_the_next_preview_and_a_grown_overlay_is_folded_in(app, session):
+    register = Register(app.extensions["alerting.engine"], compact_after=100)
+    grow_past_compaction(session, register)
     assert register.target(SQUARE).counts == {
         "residents": 300,
         "phones": 300,
@@ -220,6 +222,38 @@ def test_an_import_is_seen_by_the_next_preview_and_a_grown_overlay_is_folded_in(
     assert register._overlay.size == 0
     assert register.target(SQUARE).counts["residents"] == 300
     assert np.asarray(register.target(SQUARE).points).shape == (300, 2)
+
+
+def test_with_snapshot_files_a_rebuild_is_built_by_a_child_process_and_mapped(
+    app, session, tmp_path, monkeypatch
+):
+    """Building holds the interpreter's lock for seconds at national size: the web process's
+    previews must not wait for it, so the arrays are built elsewhere and only mapped here."""
+    engine = app.extensions["alerting.engine"]
+    register = Register(engine, compact_after=100, store=SnapshotStore(tmp_path / "snapshots"))
+    grow_past_compaction(session, register)
+
+    def built_here(*args):  # this process must not build the new snapshot itself
+        raise AssertionError("the snapshot was rebuilt in the web process")
+
+    monkeypatch.setattr(targeting, "load_snapshot", built_here)
+    assert register.target(SQUARE).counts["residents"] == 300  # old snapshot + overlay
+    register.settle()
+    assert len(register._snapshot.resident_ids) == 300 and register._overlay.size == 0
+    assert isinstance(register._snapshot.xs, np.memmap)
+    assert register.target(SQUARE).counts["residents"] == 300
+
+
+def test_a_rebuild_whose_child_cannot_write_the_file_is_built_here_instead(app, session, tmp_path):
+    engine = app.extensions["alerting.engine"]
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the snapshot folder cannot be made: no file to share
+    register = Register(engine, compact_after=100, store=SnapshotStore(blocked))
+    grow_past_compaction(session, register)
+    assert register.target(SQUARE).counts["residents"] == 300
+    register.settle()
+    assert len(register._snapshot.resident_ids) == 300 and register._overlay.size == 0
+    assert register.target(SQUARE).counts["residents"] == 300
 
 
 def test_a_reimport_that_moves_renumbers_and_adds_places_is_seen_by_the_next_preview(app, session):
