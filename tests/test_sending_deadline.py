@@ -30,7 +30,15 @@ def test_a_429_storm_longer_than_the_attempts_delivers_every_phone_once_and_chea
     phones = add_many(session, 40)
     s = stack(workers=2, mps=STORM_MPS)  # the provider takes 1/s; we may send 100/s
     alert_id = post_alert(client, api_key).json["id"]
-    time.sleep(STORM_S)  # the storm lasts this long, whatever we do
+
+    def requests_seen() -> int:
+        stats = s.sim.stats()
+        return stats["accepted"] + stats["rate_limited"]
+
+    # the storm lasts this long from the first send, whatever we do (on a loaded machine the
+    # workers took longer than the storm to start, and it was over before they sent anything)
+    wait_for(requests_seen, timeout=30, message="sending started")
+    time.sleep(STORM_S)
     storm_end = time.time()
     during = s.sim.stats()
     s.sim.configure(mps=0)  # the provider takes everything again
