@@ -48,7 +48,7 @@ from alerting.sending.queues import (
     queue,
     redis_for,
 )
-from alerting.sending.ratelimit import RateLimiter
+from alerting.sending.ratelimit import Grant, RateLimiter
 from alerting.sending.reconcile import RECONCILE_AFTER_S, reconcile
 from alerting.sending.states import HELD, SENDING_ALERT_STATES, sources, status_in
 
@@ -481,31 +481,50 @@ class RangeSender:
                 await asyncio.sleep(min(max(wait, 0.05), 1.0))
                 self._reconciled_at = -1e9  # what was waited for may be an unknown message
                 continue
-            for limiter, group in by_sender(lane, claimed):
-                await self.schedule(lane, limiter, group, sem)
+            await self.schedule(lane, by_sender(lane, claimed), sem)
             # claim about half a second's worth at the rate the provider takes now
             rate = sum(self.granted_rate.get(lim.key, lim.rate) for lim in lane.limiters.values())
             self.chunk = int(min(self.max_chunk, max(1, 0.5 * rate)))
 
     async def schedule(
-        self, lane: Lane, limiter: RateLimiter, group: list[Claimed], sem: asyncio.Semaphore
+        self,
+        lane: Lane,
+        groups: list[tuple[RateLimiter, list[Claimed]]],
+        sem: asyncio.Semaphore,
     ) -> None:
-        """A send task for each message of one sender at its next slots (waiting for room)."""
+        """A send task for each claimed message at its sender's next slot. Every sender with
+        room gets its messages' slots before the job waits for any, so a sender that is
+        momentarily full does not let the others' schedules run dry; a full one is asked again
+        only once its limiter said it has room."""
         loop = asyncio.get_running_loop()
-        i = 0
-        while i < len(group):
-            grant = limiter.acquire(len(group) - i)
-            if grant.count == 0:
-                await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
-                continue
-            self.granted_rate[limiter.key] = 1 / grant.interval
+        ready = [loop.time()] * len(groups)  # when each sender may have room again
+        while groups:
             now = loop.time()
-            t0 = now + (grant.first_at - time.time())
-            for j in range(grant.count):
-                at = t0 + j * grant.interval
-                task = asyncio.create_task(self.send_one(lane, limiter, group[i + j], at, sem, now))
-                self.tasks.add(task)
-            i += grant.count
+            waiting, waiting_ready = [], []
+            for (limiter, group), at in zip(groups, ready, strict=True):
+                if at <= now:
+                    grant = limiter.acquire(len(group))
+                    at = now + grant.first
+                    if grant.count:
+                        self.start_sends(lane, limiter, group[: grant.count], grant, sem)
+                        group = group[grant.count :]
+                if group:
+                    waiting.append((limiter, group))
+                    waiting_ready.append(at)
+            groups, ready = waiting, waiting_ready
+            if groups:
+                await asyncio.sleep(min(max(min(ready) - loop.time(), 0.001), 1.0))
+
+    def start_sends(
+        self, lane: Lane, limiter: RateLimiter, msgs: list[Claimed], grant: Grant, sem
+    ) -> None:
+        """One send task per message, at the grant's consecutive slots."""
+        self.granted_rate[limiter.key] = 1 / grant.interval
+        now = asyncio.get_running_loop().time()
+        t0 = now + (grant.first_at - time.time())
+        for j, msg in enumerate(msgs):
+            at = t0 + j * grant.interval
+            self.tasks.add(asyncio.create_task(self.send_one(lane, limiter, msg, at, sem, now)))
 
 
 def by_sender(lane: Lane, claimed: list[Claimed]) -> list[tuple[RateLimiter, list[Claimed]]]:
