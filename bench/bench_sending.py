@@ -6,6 +6,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending rate --rate 50 --seconds 60
     .venv/bin/python -m bench.bench_sending urgent --recipients 100000
     .venv/bin/python -m bench.bench_sending receipts --count 20000
+    .venv/bin/python -m bench.bench_sending endtoend --recipients 100000
     .venv/bin/python -m bench.bench_sending kills --recipients 30000 --rate 330 --kills 10
     .venv/bin/python -m bench.bench_sending storm --recipients 600 --mps 2 --seconds 60
     DATABASE_URL=postgresql://... REDIS_URL=redis://... \
@@ -31,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import bindparam, create_engine, func, insert, select, text
 from twilio.request_validator import RequestValidator
 
 from alerting.approval import SETTING as APPROVAL
@@ -531,6 +532,49 @@ def receipts(args) -> dict:
     }
 
 
+def endtoend(args) -> dict:
+    """Receipts on: the simulator POSTs `sent` and `delivered` for every message to the app
+    under gunicorn while the send runs; from the API call until every row is `delivered`."""
+    b = Bench(rate=1_000_000, recipients=args.recipients, drop_callbacks=False)
+    engine = create_engine(b.database_url)
+    delivered_count = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.status == "delivered", Message.alert_id == bindparam("alert"))
+    )
+    try:
+        started, alert_id = b.post_alert(AREA)
+        deadline = started + args.timeout
+        delivered = 0
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                delivered = conn.scalar(delivered_count, {"alert": alert_id})
+            if delivered >= args.recipients:
+                break
+            time.sleep(0.25)
+        finished = time.time()
+        load = os.getloadavg()
+        handed = b.arrivals()
+        stats = b.sim.stats()
+    finally:
+        engine.dispose()
+        b.close()
+    if delivered < args.recipients:
+        raise RuntimeError(f"only {delivered} of {args.recipients} delivered in {args.timeout} s")
+    return {
+        "benchmark": "endtoend",
+        "recipients": args.recipients,
+        "workers": 2,
+        "server": "gunicorn -w 2 " + os.environ.get("BENCH_GUNICORN", "-k gthread --threads 8"),
+        "first_message_s": round(handed[0] - started, 3),
+        "handed_over_s": round(handed[-1] - started, 1),
+        "all_delivered_s": round(finished - started, 1),
+        "callbacks_sent": stats["callbacks_sent"],
+        "receipts_per_s": round(stats["callbacks_sent"] / (finished - started), 1),
+        "load_average_1m_at_end": round(load[0], 2),
+    }
+
+
 async def fire(requests, concurrency: int):
     codes: dict[int, int] = {}
     queue = list(reversed(requests))
@@ -568,6 +612,9 @@ def main() -> None:
     p = sub.add_parser("receipts")
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--concurrency", type=int, default=32)
+    p = sub.add_parser("endtoend")
+    p.add_argument("--recipients", type=int, default=100_000)
+    p.add_argument("--timeout", type=float, default=900.0)
     p = sub.add_parser("kills")
     p.add_argument("--recipients", type=int, default=30_000)
     p.add_argument("--rate", type=float, default=330.0)
@@ -587,6 +634,7 @@ def main() -> None:
         "rate": rate,
         "urgent": urgent,
         "receipts": receipts,
+        "endtoend": endtoend,
         "kills": kills,
         "storm": storm,
         "scaleout": scaleout,
