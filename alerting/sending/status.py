@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     and_,
-    bindparam,
     case,
+    column,
     delete,
     func,
     insert,
     select,
     update,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -23,7 +29,7 @@ from alerting.models import ConsentEvent, DeliveryEvent, Message, OptOut, utcnow
 from alerting.phones import mask
 from alerting.register_changes import bump_register
 from alerting.sending.provider import STATUS_MAP
-from alerting.sending.states import receipt_sources, sources
+from alerting.sending.states import RANK, receipt_sources, sources
 from alerting.suppression import lift
 
 
@@ -36,69 +42,98 @@ def message_counts(session: Session, alert_id: int, channel: str | None = None) 
     return dict(session.execute(query.group_by(Message.status)).all())
 
 
-def _receipt_statements():
-    """Core statements for the hot path (a receipt is ~1 ms of work, most of it the ORM's)."""
-    m, e = Message.__table__, DeliveryEvent.__table__
-    statements = {}
-    for status in set(STATUS_MAP.values()):
+Receipt = tuple[int | None, Mapping[str, str]]  # (our message id from the URL, the fields)
+
+
+@dataclass(slots=True)
+class _Move:
+    """What a batch does to one message: the furthest status its receipts report (the first of
+    them when two finals tie: a final never changes) and the first SID they carry."""
+
+    status: str | None = None  # ours, from STATUS_MAP; None: no status we know (SID only)
+    code: str | None = None
+    sid: str | None = None
+
+    def add(self, status: str | None, code: str | None, sid: str | None) -> None:
+        if status and (self.status is None or RANK[status] > RANK[self.status]):
+            self.status, self.code = status, code
+        self.sid = self.sid or sid
+
+
+def _move_rows(conn: Connection, status: str | None, moves: dict[int, _Move]) -> None:
+    """One UPDATE ... FROM (VALUES ...) for every message of the batch moving to `status`: a
+    message moves only out of the states behind it (`states.receipt_sources`)."""
+    m = Message.__table__
+    v = (
+        values(column("mid", Integer), column("sid", String), column("code", String), name="v")
+        .data([(mid, move.sid, move.code) for mid, move in moves.items()])
+        .cte("v")
+    )
+    changes: dict[str, Any] = {"provider_sid": func.coalesce(m.c.provider_sid, v.c.sid)}
+    if status is not None:
         behind = m.c.status.in_(receipt_sources(status))
-        statements[status] = (
-            update(m)
-            .where(m.c.id == bindparam("mid"))
-            .values(
-                status=case((behind, status), else_=m.c.status),
-                error_code=case(
-                    (and_(behind, bindparam("code", type_=String) != None), bindparam("code")),  # noqa: E711
-                    else_=m.c.error_code,
-                ),
-                provider_sid=func.coalesce(m.c.provider_sid, bindparam("sid")),
-                updated_at=bindparam("now"),
-            )
+        changes.update(
+            status=case((behind, status), else_=m.c.status),
+            error_code=case((and_(behind, v.c.code.is_not(None)), v.c.code), else_=m.c.error_code),
+            updated_at=utcnow(),
         )
-    touch = (
-        update(m)
-        .where(m.c.id == bindparam("mid"))
-        .values(provider_sid=func.coalesce(m.c.provider_sid, bindparam("sid")))
-    )
-    return statements, touch, insert(e)
+    conn.execute(update(m).where(m.c.id == v.c.mid).values(**changes))
 
 
-_STATEMENTS = None
-
-
-def apply_receipt(conn: Connection, message_id: int | None, params: dict[str, str]) -> bool:
-    """Record a status callback as an event and move the message forward if it is behind (a
-    final status never changes). Returns whether the message exists. The caller commits."""
-    global _STATEMENTS
-    if _STATEMENTS is None:
-        _STATEMENTS = _receipt_statements()
-    by_status, touch, add_event = _STATEMENTS
-    raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
-    sid = params.get("MessageSid") or params.get("SmsSid") or None
-    code = params.get("ErrorCode") or None
-    if message_id is None:
-        if not sid:
-            return False
-        message_id = conn.scalar(select(Message.id).where(Message.provider_sid == sid))
-        if message_id is None:
-            return False
-    status = STATUS_MAP.get(raw)
-    stmt = by_status[status] if status else touch
-    values = {"mid": message_id, "sid": sid, "code": code, "now": utcnow()}
-    if conn.execute(stmt, values).rowcount != 1:
-        return False  # no such message
-    conn.execute(
-        add_event,
-        {
-            "message_id": message_id,
-            "provider_sid": sid or "",
-            "status": raw or "?",
-            "error_code": code,
-            "payload": dict(params),
-            "received_at": values["now"],
-        },
-    )
-    return True
+def apply_receipts(conn: Connection, receipts: Sequence[Receipt]) -> int:
+    """Record status callbacks as events and move each message forward if it is behind (a
+    final status never changes), set-based: a few statements per batch, not two per receipt.
+    A receipt without our id is found by its SID; one for no message is dropped. Returns how
+    many were recorded. The caller commits."""
+    parsed = [
+        (
+            mid,
+            params,
+            (params.get("MessageStatus") or params.get("SmsStatus") or "").lower(),
+            params.get("MessageSid") or params.get("SmsSid") or None,
+        )
+        for mid, params in receipts
+    ]
+    m = Message.__table__
+    wanted = {sid for mid, _p, _r, sid in parsed if mid is None and sid}
+    by_sid: dict[str, int] = {}
+    if wanted:
+        by_sid = dict(
+            conn.execute(select(m.c.provider_sid, m.c.id).where(m.c.provider_sid.in_(wanted))).all()
+        )
+    # a SID first stored by an earlier receipt of this batch (one that carried our id)
+    for mid, _p, _r, sid in parsed:
+        if mid is not None and sid in wanted:
+            by_sid.setdefault(sid, mid)
+    resolved = [(mid if mid is not None else by_sid.get(sid or ""), *rest) for mid, *rest in parsed]
+    ids = {mid for mid, *_rest in resolved if mid is not None}
+    found = set(conn.scalars(select(m.c.id).where(m.c.id.in_(ids)))) if ids else set()
+    now = utcnow()
+    moves: dict[int, _Move] = {}
+    events = []
+    for mid, params, raw, sid in resolved:
+        if mid not in found:
+            continue
+        code = params.get("ErrorCode") or None
+        moves.setdefault(mid, _Move()).add(STATUS_MAP.get(raw), code, sid)
+        events.append(
+            {
+                "message_id": mid,
+                "provider_sid": sid or "",
+                "status": raw or "?",
+                "error_code": code,
+                "payload": dict(params),
+                "received_at": now,
+            }
+        )
+    by_status: dict[str | None, dict[int, _Move]] = {}
+    for mid, move in moves.items():
+        by_status.setdefault(move.status, {})[mid] = move
+    for status, group in by_status.items():
+        _move_rows(conn, status, group)
+    if events:
+        conn.execute(insert(DeliveryEvent.__table__), events)
+    return len(events)
 
 
 def opt_out(session: Session, phone: str, source: str, actor: str | None = None) -> bool:
