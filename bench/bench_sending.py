@@ -72,6 +72,31 @@ def fill(engine, n: int, start: int, lon: tuple[float, float], lat: tuple[float,
     insert_residents(engine, rng.uniform(*lon, n), rng.uniform(*lat, n), phones)
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (live ones and reaped ones)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int | str) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
+    own = stat(pid)
+    total = sum(int(x) for x in own[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = stat(entry.name)
+            except OSError:  # gone meanwhile
+                continue
+            if fields[1] == str(pid):
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
+    """Each part's CPU in the window, in cores (1.0 = one core busy all the time)."""
+    return {k: round((after[k] - before[k]) / seconds, 2) for k in before}
+
+
 class Bench:
     """The processes of one run."""
 
@@ -219,6 +244,15 @@ class Bench:
                 return self.arrivals(numbers)
             time.sleep(0.2)
         raise RuntimeError(f"only {got} of {n} messages arrived")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by gunicorn (master and workers), the RQ workers, and this
+        process (the simulator and any load generator): who the 2 cores went to."""
+        return {
+            "gunicorn": process_cpu(self.procs[0].pid),
+            "workers": sum(process_cpu(p.pid) for p in self.procs[1:]),
+            "bench_and_simulator": sum(os.times()[:2]),
+        }
 
     def close(self) -> None:
         for p in self.procs:
@@ -509,6 +543,7 @@ def receipts(args) -> dict:
             }
             url = f"{b.url}/webhooks/twilio/status/{mid}"
             requests.append((url, params, validator.compute_signature(url, params)))
+        cpu = b.cpu_seconds()
         started = time.perf_counter()
         elapsed, codes = asyncio.run(fire(requests, args.concurrency))
         engine = make_engine(b.database_url)
@@ -519,6 +554,8 @@ def receipts(args) -> dict:
                 break
             time.sleep(0.05)
         ingested = time.perf_counter() - started
+        cores = cpu_share(cpu, b.cpu_seconds(), ingested)
+        load = os.getloadavg()
         engine.dispose()
     finally:
         b.close()
@@ -529,6 +566,8 @@ def receipts(args) -> dict:
         "answered_per_s": round(len(requests) / elapsed, 1),
         "ingested_per_s": round(len(requests) / ingested, 1),
         "status_codes": codes,
+        "cpu_cores": cores,
+        "load_average_1m_at_end": round(load[0], 2),
     }
 
 
@@ -543,6 +582,7 @@ def endtoend(args) -> dict:
         .where(Message.status == "delivered", Message.alert_id == bindparam("alert"))
     )
     try:
+        cpu = b.cpu_seconds()
         started, alert_id = b.post_alert(AREA)
         deadline = started + args.timeout
         delivered = 0
@@ -553,6 +593,7 @@ def endtoend(args) -> dict:
                 break
             time.sleep(0.25)
         finished = time.time()
+        cores = cpu_share(cpu, b.cpu_seconds(), finished - started)
         load = os.getloadavg()
         handed = b.arrivals()
         stats = b.sim.stats()
@@ -571,6 +612,7 @@ def endtoend(args) -> dict:
         "all_delivered_s": round(finished - started, 1),
         "callbacks_sent": stats["callbacks_sent"],
         "receipts_per_s": round(stats["callbacks_sent"] / (finished - started), 1),
+        "cpu_cores": cores,
         "load_average_1m_at_end": round(load[0], 2),
     }
 
