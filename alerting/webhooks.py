@@ -117,7 +117,7 @@ def _body(environ: dict) -> bytes | None:
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH", "")
     if length.isascii() and length.isdigit():
-        if int(length) > MAX_REQUEST_BYTES:
+        if len(length) > 12 or int(length) > MAX_REQUEST_BYTES:
             return None
         return stream.read(int(length))
     if not environ.get("wsgi.input_terminated"):
