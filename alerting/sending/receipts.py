@@ -1,8 +1,9 @@
 """Status callbacks are buffered: the webhook checks the signature and that the callback can be
 stored (else a 400 with the reason: the provider logs it and, unlike a 5xx, does not retry it),
-appends it to a Redis list (well under a millisecond of work) and makes sure a drain job on the
-default queue applies the buffer in batches, one transaction per 500. When Redis is unavailable
-the webhook applies the callback to the database itself.
+appends it to a Redis list and makes sure a drain job on the default queue applies the buffer,
+both in one Lua call, and a drain applies the buffer in batches of 500, each one set-based
+transaction (status.apply_receipts). When Redis is unavailable the webhook applies the callback
+to the database itself.
 
 Each drain takes a batch with one Lua script that moves it from the buffer into the drain's own
 processing list, so two drains never take the same receipt; the list has a lease, and the list of
