@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # signed by the provider instead
+    # SMS status callbacks are answered before Flask (and before ProxyFix: they need neither)
+    app.wsgi_app = webhooks.StatusCallbacks(app.wsgi_app, app)  # type: ignore[method-assign]
     from alerting import vonage_webhooks
 
     app.register_blueprint(vonage_webhooks.bp)

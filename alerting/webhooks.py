@@ -1,14 +1,17 @@
 """Provider webhooks: status callbacks and inbound SMS, signed by the provider (Twilio's
 X-Twilio-Signature over the public URL, rebuilt from PUBLIC_URL, and the form fields).
 Inbound keywords (STOP, STOPP, START, HJELP, ...) and their answers are in alerting/keywords.py.
-Status callbacks are buffered in Redis and applied in batches by a worker (sending/receipts.py);
-a call's status callbacks and key presses are applied at once (sending/voice_status.py)."""
+SMS status callbacks are answered in front of Flask (`StatusCallbacks`), buffered in Redis and
+applied in batches by a worker (sending/receipts.py); a call's status callbacks and key presses
+are applied at once (sending/voice_status.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,8 +19,9 @@ from sqlalchemy.orm import Session
 from alerting import current
 from alerting.audit import record
 from alerting.db import db
+from alerting.ids import is_id
 from alerting.keywords import classify, reply_text
-from alerting.limits_http import check_call_fields, check_inbound_fields
+from alerting.limits_http import MAX_REQUEST_BYTES, check_call_fields, check_inbound_fields
 from alerting.models import InboundMessage, Message, Resident
 from alerting.phones import mask
 from alerting.sending import receipts
@@ -47,25 +51,79 @@ def _twiml(text: str | None) -> Response:
     )
 
 
-def _receipt(message_id: int | None) -> Response | tuple[str, int]:
-    """Buffer a signed status callback, or refuse one the database cannot store with 400 and
-    the reason: the provider's log shows it, and a 4xx (unlike a 5xx) is not retried."""
-    params = _signed_params()
-    reason = receipts.refusal(message_id, params)
-    if reason:
-        return Response(f"Receipt refused: {reason}\n", status=400, mimetype="text/plain")
-    receipts.accept(current_app, message_id, params)
-    return "", 204
+STATUS_PATH = "/webhooks/twilio/status"  # + "/<our message id>", or alone (found by its SID)
+FORM = "application/x-www-form-urlencoded"
 
 
-@bp.post("/twilio/status/<int:message_id>")
-def status(message_id: int):
-    return _receipt(message_id)
+class StatusCallbacks:
+    """Twilio's SMS status callbacks, answered in front of Flask: they are most of the app's
+    requests during a send (two per message), and the least possible work is the signature
+    check, the `refusal` check and one append to the Redis buffer (receipts.accept). No Flask
+    request context, session, login, CSRF or security headers (no browser reads a 204). Every
+    other request goes on to Flask; so does a path with an id the database cannot hold (404)."""
+
+    def __init__(self, wsgi_app: Callable, app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(STATUS_PATH):
+            return self.wsgi_app(environ, start_response)
+        tail = path[len(STATUS_PATH) :]
+        digits = tail[1:]
+        if tail and not (tail[0] == "/" and _id_text(digits)):
+            return self.wsgi_app(environ, start_response)
+        message_id = int(digits) if tail else None
+        status, text = self.answer(environ, path, message_id)
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(text))),
+        ]
+        start_response(status, headers if text else [])
+        return [text]
+
+    def answer(self, environ: dict, path: str, message_id: int | None) -> tuple[str, bytes]:
+        body = _body(environ)
+        if body is None:
+            return "413 Request Entity Too Large", b"Request body too large\n"
+        params: dict[str, str] = {}
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM:
+            for key, value in parse_qsl(body.decode(errors="replace"), keep_blank_values=True):
+                params.setdefault(key, value)  # the first of a repeated field, as Flask's form
+        settings = self.app.extensions["alerting.settings"]
+        url = settings.public_url + path
+        query = environ.get("QUERY_STRING", "")
+        if query:
+            url += "?" + query.encode("latin-1").decode(errors="replace")
+        if not signature_valid(settings, url, params, environ.get("HTTP_X_TWILIO_SIGNATURE", "")):
+            return "403 Forbidden", b"Forbidden\n"
+        reason = receipts.refusal(message_id, params)
+        if reason:
+            # a 4xx (unlike a 5xx) is not retried; the provider's log shows why
+            return "400 Bad Request", f"Receipt refused: {reason}\n".encode()
+        receipts.accept(self.app, message_id, params)
+        return "204 No Content", b""
 
 
-@bp.post("/twilio/status")
-def status_by_sid():
-    return _receipt(None)
+def _id_text(text: str) -> bool:
+    """Whether `text` is a row id in digits (the `<int:...>` of Flask's routes)."""
+    return text.isascii() and text.isdigit() and len(text) <= 10 and is_id(int(text))
+
+
+def _body(environ: dict) -> bytes | None:
+    """The request body, or None when it is over MAX_REQUEST_BYTES; without a length only a
+    body the server marked as complete (chunked) is read, as Werkzeug does."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isascii() and length.isdigit():
+        if len(length) > 12 or int(length) > MAX_REQUEST_BYTES:
+            return None
+        return stream.read(int(length))
+    if not environ.get("wsgi.input_terminated"):
+        return b""
+    body = stream.read(MAX_REQUEST_BYTES + 1)
+    return None if len(body) > MAX_REQUEST_BYTES else body
 
 
 def _language(session: Session, phone: str) -> str:

@@ -6,6 +6,7 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     .venv/bin/python -m bench.bench_sending rate --rate 50 --seconds 60
     .venv/bin/python -m bench.bench_sending urgent --recipients 100000
     .venv/bin/python -m bench.bench_sending receipts --count 20000
+    .venv/bin/python -m bench.bench_sending endtoend --recipients 100000
     .venv/bin/python -m bench.bench_sending kills --recipients 30000 --rate 330 --kills 10
     .venv/bin/python -m bench.bench_sending storm --recipients 600 --mps 2 --seconds 60
     DATABASE_URL=postgresql://... REDIS_URL=redis://... \
@@ -32,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import bindparam, create_engine, func, insert, select, text
 from twilio.request_validator import RequestValidator
 
 from alerting.approval import SETTING as APPROVAL
@@ -83,6 +84,31 @@ def fill(engine, n: int, start: int, lon: tuple[float, float], lat: tuple[float,
     rng = np.random.default_rng(start)
     phones = [f"+479{start + i:07d}" for i in range(1, n + 1)]
     insert_residents(engine, rng.uniform(*lon, n), rng.uniform(*lat, n), phones)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (live ones and reaped ones)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int | str) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
+    own = stat(pid)
+    total = sum(int(x) for x in own[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = stat(entry.name)
+            except OSError:  # gone meanwhile
+                continue
+            if fields[1] == str(pid):
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
+    """Each part's CPU in the window, in cores (1.0 = one core busy all the time)."""
+    return {k: round((after[k] - before[k]) / seconds, 2) for k in before}
 
 
 class Bench:
@@ -229,6 +255,15 @@ class Bench:
                 return self.arrivals(numbers)
             time.sleep(0.2)
         raise RuntimeError(f"only {got} of {n} messages arrived")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by gunicorn (master and workers), the RQ workers, and this
+        process (the simulator and any load generator): who the 2 cores went to."""
+        return {
+            "gunicorn": process_cpu(self.procs[0].pid),
+            "workers": sum(process_cpu(p.pid) for p in self.procs[1:]),
+            "bench_and_simulator": sum(os.times()[:2]),
+        }
 
     def close(self) -> None:
         for p in self.procs:
@@ -551,6 +586,7 @@ def receipts(args) -> dict:
             }
             url = f"{b.url}/webhooks/twilio/status/{mid}"
             requests.append((url, params, validator.compute_signature(url, params)))
+        cpu = b.cpu_seconds()
         started = time.perf_counter()
         elapsed, codes = asyncio.run(fire(requests, args.concurrency))
         engine = make_engine(b.database_url)
@@ -561,6 +597,8 @@ def receipts(args) -> dict:
                 break
             time.sleep(0.05)
         ingested = time.perf_counter() - started
+        cores = cpu_share(cpu, b.cpu_seconds(), ingested)
+        load = os.getloadavg()
         engine.dispose()
     finally:
         b.close()
@@ -571,6 +609,54 @@ def receipts(args) -> dict:
         "answered_per_s": round(len(requests) / elapsed, 1),
         "ingested_per_s": round(len(requests) / ingested, 1),
         "status_codes": codes,
+        "cpu_cores": cores,
+        "load_average_1m_at_end": round(load[0], 2),
+    }
+
+
+def endtoend(args) -> dict:
+    """Receipts on: the simulator POSTs `sent` and `delivered` for every message to the app
+    under gunicorn while the send runs; from the API call until every row is `delivered`."""
+    b = Bench(rate=1_000_000, recipients=args.recipients, drop_callbacks=False)
+    engine = create_engine(b.database_url)
+    delivered_count = (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.status == "delivered", Message.alert_id == bindparam("alert"))
+    )
+    try:
+        cpu = b.cpu_seconds()
+        started, alert_id = b.post_alert(AREA)
+        deadline = started + args.timeout
+        delivered = 0
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                delivered = conn.scalar(delivered_count, {"alert": alert_id})
+            if delivered >= args.recipients:
+                break
+            time.sleep(0.25)
+        finished = time.time()
+        cores = cpu_share(cpu, b.cpu_seconds(), finished - started)
+        load = os.getloadavg()
+        handed = b.arrivals()
+        stats = b.sim.stats()
+    finally:
+        engine.dispose()
+        b.close()
+    if delivered < args.recipients:
+        raise RuntimeError(f"only {delivered} of {args.recipients} delivered in {args.timeout} s")
+    return {
+        "benchmark": "endtoend",
+        "recipients": args.recipients,
+        "workers": 2,
+        "server": "gunicorn -w 2 " + os.environ.get("BENCH_GUNICORN", "-k gthread --threads 8"),
+        "first_message_s": round(handed[0] - started, 3),
+        "handed_over_s": round(handed[-1] - started, 1),
+        "all_delivered_s": round(finished - started, 1),
+        "callbacks_sent": stats["callbacks_sent"],
+        "receipts_per_s": round(stats["callbacks_sent"] / (finished - started), 1),
+        "cpu_cores": cores,
+        "load_average_1m_at_end": round(load[0], 2),
     }
 
 
@@ -611,6 +697,9 @@ def main() -> None:
     p = sub.add_parser("receipts")
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--concurrency", type=int, default=32)
+    p = sub.add_parser("endtoend")
+    p.add_argument("--recipients", type=int, default=100_000)
+    p.add_argument("--timeout", type=float, default=900.0)
     p = sub.add_parser("kills")
     p.add_argument("--recipients", type=int, default=30_000)
     p.add_argument("--rate", type=float, default=330.0)
@@ -634,6 +723,7 @@ def main() -> None:
         "rate": rate,
         "urgent": urgent,
         "receipts": receipts,
+        "endtoend": endtoend,
         "kills": kills,
         "storm": storm,
         "scaleout": scaleout,

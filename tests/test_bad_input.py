@@ -256,6 +256,13 @@ def test_a_10_mb_signed_webhook_body_is_413_and_buffers_nothing(app, client, ses
     assert drain(app) == 0
 
 
+def test_a_webhook_claiming_an_absurd_length_is_413_without_reading_it(app, client, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    response = client.post(path, data=b"", environ_overrides={"CONTENT_LENGTH": "9" * 5000})
+    assert response.status_code == 413
+    assert drain(app) == 0
+
+
 # callbacks whose fields cannot fit the columns: tests/test_webhooks.py
 
 

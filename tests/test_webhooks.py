@@ -162,3 +162,65 @@ def test_receipt_by_sid_without_any_sid_is_refused(app, client, session, message
     response = post(client, app, "/webhooks/twilio/status", params)
     assert response.status_code == 400
     assert "MessageSid" in response.get_data(as_text=True)
+
+
+def buffer(client, app, path, params):
+    """POST a signed webhook and leave it in the buffer (a drain applies many at once)."""
+    headers = {"X-Twilio-Signature": sign(app, path, params)}
+    assert client.post(path, data=params, headers=headers).status_code == 204
+
+
+def test_one_batch_moves_each_message_to_its_furthest_status_and_keeps_every_event(
+    app, client, session
+):
+    rows = [sending_message(session) for _ in range(4)]
+    late, forward, two_finals, done = rows
+    done.status = "delivered"
+    session.commit()
+    sid = {row.id: f"SM{row.id:032d}" for row in rows}
+    arrivals = [
+        (late, "delivered", {}),
+        (forward, "sent", {}),
+        (two_finals, "undelivered", {"ErrorCode": "30005"}),
+        (late, "sent", {}),  # late: must not move `delivered` back
+        (forward, "delivered", {}),
+        (two_finals, "delivered", {}),  # a final never changes, even within one batch
+        (done, "sent", {}),
+    ]
+    for row, status, extra in arrivals:
+        buffer(
+            client, app, f"/webhooks/twilio/status/{row.id}", receipt(status, sid[row.id], **extra)
+        )
+    # by SID only, after a receipt of this batch stored that SID
+    buffer(client, app, "/webhooks/twilio/status", receipt("delivered", sid[forward.id]))
+    assert drain(app) == len(arrivals) + 1
+    got = {row.id: (state(session, row).status, state(session, row).error_code) for row in rows}
+    assert got == {
+        late.id: ("delivered", None),
+        forward.id: ("delivered", None),
+        two_finals.id: ("undelivered", "30005"),
+        done.id: ("delivered", None),
+    }
+    assert state(session, late).provider_sid == sid[late.id]
+    assert events(session) == len(arrivals) + 1  # every callback kept, each once
+    assert drain(app) == 0  # and the batch is gone: nothing is applied twice
+
+
+def test_a_late_sent_in_a_later_batch_does_not_move_delivered_back(app, client, session, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    buffer(client, app, path, receipt("delivered"))
+    assert drain(app) == 1
+    buffer(client, app, path, receipt("sent"))
+    assert drain(app) == 1
+    assert state(session, message).status == "delivered"
+    assert events(session) == 2
+
+
+def test_only_a_post_to_the_status_path_is_a_receipt(app, client, message):
+    path = f"/webhooks/twilio/status/{message.id}"
+    params = receipt("delivered")
+    signed = {"X-Twilio-Signature": sign(app, path, params)}
+    assert client.get(path, headers=signed).status_code == 404
+    for other in (path + "/", path + "x", "/webhooks/twilio/status/", "/webhooks/twilio/statusx"):
+        assert client.post(other, data=params, headers=signed).status_code == 404
+    assert drain(app) == 0

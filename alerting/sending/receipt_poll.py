@@ -24,7 +24,7 @@ from alerting.models import Message
 from alerting.sending.provider import STATUS_MAP, fetch_statuses
 from alerting.sending.queues import redis_for
 from alerting.sending.states import RANK
-from alerting.sending.status import apply_receipt
+from alerting.sending.status import apply_receipts
 
 MAX_RECEIPT_POLLS = 3
 MARKER = "alerting:receipts-marker"  # lost with Redis's data: the buffer may be lost too
@@ -89,6 +89,7 @@ def _ask(app: Flask, rows: list[tuple[int, str, str, int]], now: datetime) -> No
             .where(Message.id.in_([r[0] for r in rows]))
             .values(receipt_polls=Message.receipt_polls + 1, updated_at=now)
         )
+        answers = []
         for message_id, sid, _status, polls in rows:
             status, code = found.get(sid, ("", ""))
             final = RANK.get(STATUS_MAP.get(status, ""), 0) == RANK["delivered"]
@@ -98,7 +99,8 @@ def _ask(app: Flask, rows: list[tuple[int, str, str, int]], now: datetime) -> No
                 params = {"MessageSid": sid, "MessageStatus": status, "Source": "poll"}
                 if code:
                     params["ErrorCode"] = code
-                apply_receipt(conn, message_id, params)
+                answers.append((message_id, params))
+        apply_receipts(conn, answers)
 
 
 def silent(session, alert_id: int) -> int:

@@ -1,8 +1,9 @@
 """Status callbacks are buffered: the webhook checks the signature and that the callback can be
 stored (else a 400 with the reason: the provider logs it and, unlike a 5xx, does not retry it),
-appends it to a Redis list (well under a millisecond of work) and makes sure a drain job on the
-default queue applies the buffer in batches, one transaction per 500. When Redis is unavailable
-the webhook applies the callback to the database itself.
+appends it to a Redis list and makes sure a drain job on the default queue applies the buffer,
+both in one Lua call, and a drain applies the buffer in batches of 500, each one set-based
+transaction (status.apply_receipts). When Redis is unavailable the webhook applies the callback
+to the database itself.
 
 Each drain takes a batch with one Lua script that moves it from the buffer into the drain's own
 processing list, so two drains never take the same receipt; the list has a lease, and the list of
@@ -31,14 +32,16 @@ from collections.abc import Callable
 
 import redis
 from flask import Flask
+from redis.commands.core import Script
 from sqlalchemy import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from alerting.ids import is_id
 from alerting.models import DeliveryEvent, Message, utcnow
 from alerting.sending import shutdown
 from alerting.sending.queues import DEFAULT, queue, redis_for
-from alerting.sending.status import apply_receipt
+from alerting.sending.status import Receipt, apply_receipts
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,15 @@ end
 return n
 """
 ALWAYS = 1e18  # a lease that has always run out: the caller's own list
+# the webhook's one command: append, and whether it set the drain flag (then it enqueues a drain)
+# (bytes: the script needs no client of its own, each call names one)
+_APPEND = Script(
+    None,  # type: ignore[arg-type]
+    b"""
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) and 1 or 0
+""",
+)
 
 
 def _length(column) -> int:
@@ -112,19 +124,16 @@ def refusal(message_id: int | None, params: dict[str, str]) -> str | None:
 
 def accept(app: Flask, message_id: int | None, params: dict[str, str]) -> None:
     """The webhook's part (after `refusal`): buffer the callback and make sure a drain job is
-    on its way."""
+    on its way, in one round trip to Redis."""
     conn = redis_for(app.extensions["alerting.settings"].redis_url)
+    item = json.dumps([message_id, params], separators=(",", ":"))
     try:
-        with conn.pipeline(transaction=False) as pipe:
-            pipe.rpush(BUFFER, json.dumps([message_id, params]))
-            pipe.set(DRAINING, "1", nx=True, ex=int(LEASE_S))
-            _n, first = pipe.execute()
-        if first:
+        if _APPEND(keys=[BUFFER, DRAINING], args=[item, int(LEASE_S)], client=conn):
             enqueue_drain(conn)
     except redis.RedisError:
         log.warning("Redis unavailable: applying a receipt directly")
         with app.extensions["alerting.engine"].begin() as db_conn:
-            apply_receipt(db_conn, message_id, params)
+            apply_receipts(db_conn, [(message_id, params)])
 
 
 def enqueue_drain(conn) -> None:
@@ -161,9 +170,13 @@ def _dead_letter(conn, item: bytes, reason: str) -> None:
         pipe.execute()
 
 
-def _apply(db_conn, item: bytes) -> None:
+def _parse(item: bytes) -> Receipt:
+    """A buffered callback; one that no database could hold (an id out of range, written by an
+    older version) raises, so it goes to the dead-letter list on SQLite and PostgreSQL alike."""
     message_id, params = json.loads(item)
-    apply_receipt(db_conn, message_id, params)
+    if message_id is not None and not is_id(message_id):
+        raise ValueError(f"message id {message_id} is out of range")
+    return message_id, params
 
 
 class Drain:
@@ -189,9 +202,9 @@ class Drain:
     def apply(self, items: list[bytes]) -> int:
         """The batch in one transaction, else item by item; returns how many were applied."""
         try:
+            receipts = [_parse(item) for item in items]
             with self.engine.begin() as db_conn:
-                for item in items:
-                    _apply(db_conn, item)
+                apply_receipts(db_conn, receipts)
         except UNAVAILABLE:
             raise
         except Exception as exc:  # one bad item: find it, keep the others
@@ -206,8 +219,9 @@ class Drain:
             if self.stopping():
                 break  # the rest is put back
             try:
+                receipt = _parse(item)
                 with self.engine.begin() as db_conn:
-                    _apply(db_conn, item)
+                    apply_receipts(db_conn, [receipt])
                 applied += 1
             except UNAVAILABLE:
                 raise

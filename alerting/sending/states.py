@@ -95,6 +95,12 @@ def status_in(column, move: str, only: tuple[str, ...] | None = None):
     return or_(*(column == s for s in states))
 
 
+def behind(column, status: str):
+    """`column IN (receipt_sources(status))` as plain comparisons (see `status_in`): the guard
+    of every receipt's UPDATE."""
+    return or_(*(column == s for s in receipt_sources(status)))
+
+
 def may_move(move: str, old: str, new: str) -> bool:
     before, after = MOVES[move]
     return old in before and new in after
