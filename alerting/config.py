@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -107,75 +106,6 @@ def parse_providers(value: str) -> tuple[tuple[str, float], ...]:
     return tuple(out.items())
 
 
-# Twilio's sender ids: an E.164 number, or an alphanumeric id of up to 11 letters, digits and
-# spaces with at least one letter (which cannot receive replies, so STOP cannot reach it)
-E164_SENDER = re.compile(r"\+[1-9]\d{6,14}")
-ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
-
-
-def _rate(variable: str, who: str, value: str) -> float | None:
-    """A sender's messages per second after `id:`; None (empty): SMS_RATE_PER_SECOND."""
-    if not value.strip():
-        return None
-    try:
-        rate = float(value)
-    except ValueError:
-        raise ConfigError(
-            f"{variable}: the rate {value!r} of {who} is not a number (messages per second)"
-        ) from None
-    if not rate > 0:
-        raise ConfigError(f"{variable}: the rate of {who} must be positive, not {value!r}")
-    return rate
-
-
-def parse_senders(value: str) -> tuple[tuple[str, float | None], ...]:
-    """TWILIO_SENDERS: `+4790000001:50,+4790000002:50,Alerting:10` (id:rate, rate optional)."""
-    out: dict[str, float | None] = {}
-    for item in value.split(","):
-        sender, _, rate = item.strip().partition(":")
-        sender = sender.strip()
-        if not sender and not rate.strip():
-            continue
-        if not (E164_SENDER.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)):
-            raise ConfigError(
-                f"TWILIO_SENDERS: {sender!r} is neither a phone number in E.164 (+4790000001) "
-                "nor an alphanumeric sender id (up to 11 letters, digits and spaces); a "
-                "Messaging Service goes in TWILIO_MESSAGING_SERVICE_SID"
-            )
-        if sender in out:
-            raise ConfigError(f"TWILIO_SENDERS names {sender} twice")
-        out[sender] = _rate("TWILIO_SENDERS", sender, rate)
-    return tuple(out.items())
-
-
-def parse_service_senders(value: str) -> tuple[int, float | None]:
-    """TWILIO_MESSAGING_SERVICE_SENDERS: `5` or `5:50`, the service's pool size and the rate
-    of each of its senders (optional)."""
-    size, _, rate = value.strip().partition(":")
-    if not size.strip().isdigit() or int(size) < 1:
-        raise ConfigError(
-            f"TWILIO_MESSAGING_SERVICE_SENDERS: {value!r} is not a number of senders (at "
-            "least 1), optionally with each sender's rate: 5 or 5:50"
-        )
-    return int(size), _rate("TWILIO_MESSAGING_SERVICE_SENDERS", "each sender", rate)
-
-
-def _refuse_mixed_senders(settings: Settings) -> None:
-    """One way to name the senders: a list of our own, or a Messaging Service that picks."""
-    if settings.twilio_senders and settings.twilio_messaging_service_sid:
-        raise ConfigError(
-            "TWILIO_SENDERS and TWILIO_MESSAGING_SERVICE_SID are both set: set the list of "
-            "senders, or the Messaging Service (with TWILIO_MESSAGING_SERVICE_SENDERS), not both"
-        )
-    if os.environ.get("TWILIO_MESSAGING_SERVICE_SENDERS", "").strip() and not (
-        settings.twilio_messaging_service_sid
-    ):
-        raise ConfigError(
-            "TWILIO_MESSAGING_SERVICE_SENDERS is set without TWILIO_MESSAGING_SERVICE_SID: set "
-            "the service's SID (MG...), or use TWILIO_SENDERS for a list of senders"
-        )
-
-
 @dataclass
 class Settings:
     """Every setting of the service; README.md documents each environment variable."""
@@ -210,10 +140,6 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_from: str = "Alerting"
     twilio_messaging_service_sid: str = ""
-    # sender pools (alerting.sending.senders): our senders with their rates (None: the
-    # SMS_RATE_PER_SECOND), or the size of the Messaging Service's pool and each one's rate
-    twilio_senders: tuple[tuple[str, float | None], ...] = ()
-    twilio_messaging_service_senders: tuple[int, float | None] = (1, None)
     twilio_base_url: str = ""
     simulator_url: str = "http://127.0.0.1:8099"
     # second SMS provider (alerting.sending.providers, alerting.sending.vonage): the providers
@@ -295,10 +221,6 @@ class Settings:
             twilio_auth_token=_env("TWILIO_AUTH_TOKEN", default_token),
             twilio_from=_env("TWILIO_FROM", "Alerting"),
             twilio_messaging_service_sid=_env("TWILIO_MESSAGING_SERVICE_SID", ""),
-            twilio_senders=parse_senders(_env("TWILIO_SENDERS", "")),
-            twilio_messaging_service_senders=parse_service_senders(
-                _env("TWILIO_MESSAGING_SERVICE_SENDERS", "1")
-            ),
             twilio_base_url=_env("TWILIO_BASE_URL", ""),
             simulator_url=_env("SIMULATOR_URL", "http://127.0.0.1:8099").rstrip("/"),
             # second SMS provider
@@ -332,7 +254,6 @@ class Settings:
             voice_max_tries=int(_env("VOICE_MAX_TRIES", "3")),
             voice_retry_minutes=_env_float("VOICE_RETRY_MINUTES", 5.0),
         )
-        _refuse_mixed_senders(settings)
         _refuse_unsafe(settings)
         return settings
 

@@ -12,7 +12,6 @@ receipts per second. Real processes: gunicorn (2 workers) serving wsgi:app, 2 RQ
     DATABASE_URL=postgresql://... REDIS_URL=redis://... \
       .venv/bin/python -m bench.bench_sending scaleout --workers 4 --recipients 6000 --rate 100
     .venv/bin/python -m bench.bench_sending failover --recipients 1500 --rate 50 --after 10
-    .venv/bin/python -m bench.bench_sending senders --senders 5 --rate 50 --seconds 30
 """
 
 from __future__ import annotations
@@ -62,19 +61,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def arrived(message: dict) -> float:
-    """When the simulator took the message (Unix time, its own clock)."""
-    return datetime.fromisoformat(message["created_at"].replace("Z", "+00:00")).timestamp()
-
-
-def pace(times: list[float]) -> dict:
-    """The most messages in any one-second window and the mean rate, from arrival times."""
-    return {
-        "max_in_any_1s_window": max_in_window(times),
-        "mean_per_s": round((len(times) - 1) / (times[-1] - times[0]), 2),
-    }
 
 
 def fill(engine, n: int, start: int, lon: tuple[float, float], lat: tuple[float, float]) -> None:
@@ -245,7 +231,10 @@ class Bench:
             messages = self.sim.messages()
         else:  # per number: cheap, and keeps the simulator (same process) unhindered
             messages = [m for n in numbers for m in self.sim.messages(to=n)]
-        return sorted(arrived(m) for m in messages)
+        return sorted(
+            datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).timestamp()
+            for m in messages
+        )
 
     def wait_count(self, n: int, timeout: float, numbers: set[str] | None = None) -> list[float]:
         deadline = time.time() + timeout
@@ -306,42 +295,8 @@ def rate(args) -> dict:
         "configured_per_s": args.rate,
         "messages": n,
         "workers": 2,
-        **pace(times),
-    }
-
-
-def senders(args) -> dict:
-    """A pool of `--senders` numbers at `--rate` each (TWILIO_SENDERS, SMS_RATE_PER_SECOND their
-    sum): the total rate, and each sender's most in any one-second window, from the
-    simulator's arrival times; whether a phone got two SMS or none."""
-    pool = [f"+4790{i:06d}" for i in range(1, args.senders + 1)]
-    total = args.senders * args.rate
-    n = int(total * args.seconds)
-    env = {"TWILIO_SENDERS": ",".join(f"{number}:{args.rate:g}" for number in pool)}
-    b = Bench(rate=total, recipients=n, drop_callbacks=False, env=env)
-    try:
-        b.post_alert(AREA)
-        b.wait_count(n, timeout=args.seconds * 3 + 60)
-        messages = b.sim.messages()
-    finally:
-        b.close()
-    by_sender: dict[str, list[float]] = {number: [] for number in pool}
-    for m in messages:
-        by_sender[m["from"]].append(arrived(m))
-    per_phone = Counter(m["to"] for m in messages)
-    return {
-        "benchmark": "senders",
-        "senders": args.senders,
-        "per_sender_configured_per_s": args.rate,
-        "messages": n,
-        "workers": 2,
-        **pace(sorted(arrived(m) for m in messages)),
-        "per_sender_max_in_any_1s_window": {
-            number: max_in_window(times) for number, times in by_sender.items()
-        },
-        "per_sender_messages": {number: len(times) for number, times in by_sender.items()},
-        "phones_with_two_or_more": sum(1 for k in per_phone.values() if k > 1),
-        "phones_without_sms": n - len(per_phone),
+        "max_in_any_1s_window": max_in_window(times),
+        "mean_per_s": round((len(times) - 1) / (times[-1] - times[0]), 2),
     }
 
 
@@ -403,9 +358,10 @@ def failover(args) -> dict:
     finally:
         b.close()
 
-    vonage = sorted(
-        arrived(m) for m in messages if m["provider"] == "vonage" and arrived(m) > failed_at
-    )
+    def at(m: dict) -> float:
+        return datetime.fromisoformat(m["created_at"]).timestamp()
+
+    vonage = sorted(at(m) for m in messages if m["provider"] == "vonage" and at(m) > failed_at)
     flowing = next(
         (
             t - failed_at
@@ -422,7 +378,7 @@ def failover(args) -> dict:
         "first_vonage_sms_after_failure_s": round(vonage[0] - failed_at, 3) if vonage else None,
         "vonage_at_90pct_rate_after_failure_s": round(flowing, 3) if flowing else None,
         "twilio_sms_after_failure": sum(
-            1 for m in messages if m["provider"] == "twilio" and arrived(m) > failed_at
+            1 for m in messages if m["provider"] == "twilio" and at(m) > failed_at
         ),
         "phones_with_two_sms": sum(1 for n in per_phone.values() if n > 1),
         "phones_without_sms": args.recipients - len(per_phone),
@@ -532,7 +488,8 @@ def scaleout(args) -> dict:
         "worker_machines": args.workers,
         "recipients": args.recipients,
         "configured_per_s": args.rate,
-        **pace(times),
+        "max_in_any_1s_window": max_in_window(times),
+        "mean_per_s": round((len(times) - 1) / (times[-1] - times[0]), 2),
         "last_sms_s": round(times[-1] - started, 1),
         "phones_reached": len(per_phone),
         "phones_with_two_or_more": sum(1 for n in per_phone.values() if n > 1),
@@ -712,10 +669,6 @@ def main() -> None:
     p.add_argument("--recipients", type=int, default=1500)
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--after", type=float, default=10.0)
-    p = sub.add_parser("senders")
-    p.add_argument("--senders", type=int, default=5)
-    p.add_argument("--rate", type=float, default=50.0)
-    p.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
     benchmarks = {
         "failover": failover,
@@ -727,7 +680,6 @@ def main() -> None:
         "kills": kills,
         "storm": storm,
         "scaleout": scaleout,
-        "senders": senders,
     }
     result = benchmarks[args.what](args)
     print(json.dumps(result))

@@ -1,6 +1,5 @@
 """Fan-out: a send job claims the due messages of one id range of an alert and hands them to the
-provider under the rate limits every worker shares, one per sender: each phone's message waits
-for a slot of the sender it gets its SMS from (alerting.sending.senders).
+provider under the global rate limit.
 
 Each message is claimed with one conditional UPDATE (`pending → sending`, a batch at a time, so a
 message can only ever be claimed by one worker), sent at its rate-limit slot, and the provider's id
@@ -39,7 +38,7 @@ from alerting.models import Alert, Message, utcnow
 from alerting.sending import shutdown
 from alerting.sending.deadline import send_deadline
 from alerting.sending.provider import UNSUBSCRIBED, ProviderError
-from alerting.sending.providers import Lane, Router, open_lanes
+from alerting.sending.providers import Lane, Router, limiter_for, open_lanes
 from alerting.sending.queues import (
     LEASES,
     URGENT,
@@ -48,7 +47,7 @@ from alerting.sending.queues import (
     queue,
     redis_for,
 )
-from alerting.sending.ratelimit import Grant, RateLimiter
+from alerting.sending.ratelimit import RateLimiter
 from alerting.sending.reconcile import RECONCILE_AFTER_S, reconcile
 from alerting.sending.states import HELD, SENDING_ALERT_STATES, sources, status_in
 
@@ -60,7 +59,6 @@ TIME_BUDGET_S = 60.0  # then (or at SIGTERM) the job re-enqueues the rest of its
 INLINE_WAIT_S = 5.0  # retries due within this are waited for in the job; later ones: the sweep
 FLUSH_S = 0.05
 MAX_LATE_S = 0.005  # a send this late for its slot takes a new one (at rates up to ~500/s)
-STRICT_US = 2000  # ... that is, where a sender's slots are at least this far apart
 MAX_BACKOFF_S = 60.0  # a message waits at most this between tries (the limiter paces the rest)
 
 M = Message.__table__
@@ -244,12 +242,11 @@ class RangeSender:
         self.router = Router(self.redis, self.settings)
         self.max_chunk = int(min(100, max(1, rate * 0.5)))
         self.chunk = self.max_chunk
+        self.strict = limiter_for(self.redis, self.settings, "twilio").interval_us >= 2000
         self.deadline = self._deadline()
-        # per sender (limiter key): loop time of this job's last 429, its code and Retry-After
+        # per provider: loop time of this job's last 429, its code and Retry-After
         self.throttled_at: dict[str, float] = {}
         self.throttle: dict[str, tuple[str, float]] = {}
-        # per sender: the rate its limiter last granted at (lower than its own after a 429)
-        self.granted_rate: dict[str, float] = {}
         self.reslotted = 0
         self.results: list[tuple] = []
         self.tasks: set[asyncio.Task] = set()
@@ -308,9 +305,8 @@ class RangeSender:
         if delay > 0:
             await asyncio.sleep(delay)
         await sem.acquire()
-        strict = limiter.interval_us >= STRICT_US
         try:
-            while strict and loop.time() - at > MAX_LATE_S:
+            while self.strict and loop.time() - at > MAX_LATE_S:
                 self.reslotted += 1
                 at = await self.new_slot(limiter)
                 delay = at - loop.time()
@@ -320,10 +316,8 @@ class RangeSender:
             sem.release()
             raise
 
-    async def send_one(
-        self, lane: Lane, limiter: RateLimiter, msg: Claimed, at: float, sem, granted: float
-    ) -> None:
-        await self.wait_for_slot(at, sem, limiter)
+    async def send_one(self, lane: Lane, msg: Claimed, at: float, sem, granted: float) -> None:
+        await self.wait_for_slot(at, sem, lane.limiter)
         try:
             if not self.open:
                 self.results.append(("withdrawn", msg, None, None))
@@ -331,8 +325,8 @@ class RangeSender:
             if not self.router.usable(lane.name):  # demoted meanwhile: another provider
                 self.results.append(("retry", msg, "demoted", _seconds(0.0)))
                 return
-            if self.throttled_at.get(limiter.key, -1e9) > granted:  # a slot before a 429
-                code, retry_after = self.throttle[limiter.key]
+            if self.throttled_at.get(lane.name, -1e9) > granted:  # a slot from before a 429
+                code, retry_after = self.throttle[lane.name]
                 self.results.append(self.retry(msg, code, retry_after))
                 return
             try:
@@ -340,7 +334,7 @@ class RangeSender:
                 result = await lane.provider.send(msg.phone, msg.body, callback)
             except ProviderError as exc:
                 self.router.record(lane.name, exc)
-                self.results.append(self.refusal(msg, exc, limiter))
+                self.results.append(self.refusal(msg, exc, lane))
                 return
         finally:
             sem.release()
@@ -348,17 +342,16 @@ class RangeSender:
         self.results.append(("ok", msg, result.sid, result.status))
         self.sent += 1
 
-    def refusal(self, msg: Claimed, exc: ProviderError, limiter: RateLimiter) -> tuple:
-        """What a failed send means for the message (a result for `store`); a 429 slows its
-        sender down, not the pool's other senders."""
+    def refusal(self, msg: Claimed, exc: ProviderError, lane: Lane) -> tuple:
+        """What a failed send means for the message (a result for `store`)."""
         if exc.unknown:  # the provider may hold it: reconcile, never resend blindly
             return ("unknown", msg, exc.code, None)
         if not exc.transient:
             return ("fail", msg, exc.code, None)
         if exc.code in ("429", "20429") or exc.retry_after:
-            self.throttled_at[limiter.key] = asyncio.get_running_loop().time()
-            self.throttle[limiter.key] = (exc.code, exc.retry_after or 1.0)
-            limiter.slow_down(exc.retry_after or 1.0)
+            self.throttled_at[lane.name] = asyncio.get_running_loop().time()
+            self.throttle[lane.name] = (exc.code, exc.retry_after or 1.0)
+            lane.limiter.slow_down(exc.retry_after or 1.0)
         return self.retry(msg, exc.code, exc.retry_after)
 
     def retry(self, msg: Claimed, code: str, retry_after: float | None) -> tuple:
@@ -481,59 +474,23 @@ class RangeSender:
                 await asyncio.sleep(min(max(wait, 0.05), 1.0))
                 self._reconciled_at = -1e9  # what was waited for may be an unknown message
                 continue
-            await self.schedule(lane, by_sender(lane, claimed), sem)
-            # claim about half a second's worth at the rate the provider takes now
-            rate = sum(self.granted_rate.get(lim.key, lim.rate) for lim in lane.limiters.values())
-            self.chunk = int(min(self.max_chunk, max(1, 0.5 * rate)))
-
-    async def schedule(
-        self,
-        lane: Lane,
-        groups: list[tuple[RateLimiter, list[Claimed]]],
-        sem: asyncio.Semaphore,
-    ) -> None:
-        """A send task for each claimed message at its sender's next slot. Every sender with
-        room gets its messages' slots before the job waits for any, so a sender that is
-        momentarily full does not let the others' schedules run dry; a full one is asked again
-        only once its limiter said it has room."""
-        loop = asyncio.get_running_loop()
-        ready = [loop.time()] * len(groups)  # when each sender may have room again
-        while groups:
-            now = loop.time()
-            waiting, waiting_ready = [], []
-            for (limiter, group), at in zip(groups, ready, strict=True):
-                if at <= now:
-                    grant = limiter.acquire(len(group))
-                    at = now + grant.first
-                    if grant.count:
-                        self.start_sends(lane, limiter, group[: grant.count], grant, sem)
-                        group = group[grant.count :]
-                if group:
-                    waiting.append((limiter, group))
-                    waiting_ready.append(at)
-            groups, ready = waiting, waiting_ready
-            if groups:
-                await asyncio.sleep(min(max(min(ready) - loop.time(), 0.001), 1.0))
-
-    def start_sends(
-        self, lane: Lane, limiter: RateLimiter, msgs: list[Claimed], grant: Grant, sem
-    ) -> None:
-        """One send task per message, at the grant's consecutive slots."""
-        self.granted_rate[limiter.key] = 1 / grant.interval
-        now = asyncio.get_running_loop().time()
-        t0 = now + (grant.first_at - time.time())
-        for j, msg in enumerate(msgs):
-            at = t0 + j * grant.interval
-            self.tasks.add(asyncio.create_task(self.send_one(lane, limiter, msg, at, sem, now)))
-
-
-def by_sender(lane: Lane, claimed: list[Claimed]) -> list[tuple[RateLimiter, list[Claimed]]]:
-    """The claimed messages grouped by the sender each phone gets its SMS from (in id order)."""
-    groups: dict[str, tuple[RateLimiter, list[Claimed]]] = {}
-    for msg in claimed:
-        limiter = lane.limiter_for(msg.phone)
-        groups.setdefault(limiter.key, (limiter, []))[1].append(msg)
-    return list(groups.values())
+            i = 0
+            while i < len(claimed):
+                grant = lane.limiter.acquire(len(claimed) - i)
+                if grant.count == 0:
+                    await asyncio.sleep(min(max(grant.first, 0.001), 1.0))
+                    continue
+                # claim about half a second's worth at the rate the provider takes now
+                self.chunk = int(min(self.max_chunk, max(1, 0.5 / grant.interval)))
+                now = loop.time()
+                t0 = now + (grant.first_at - time.time())
+                for j in range(grant.count):
+                    msg = claimed[i + j]
+                    task = asyncio.create_task(
+                        self.send_one(lane, msg, t0 + j * grant.interval, sem, now)
+                    )
+                    self.tasks.add(task)
+                i += grant.count
 
 
 def _seconds(value: float):

@@ -29,7 +29,6 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from alerting.config import Settings
-from alerting.sending.senders import label, sender_for, twilio_senders
 
 TRANSIENT_CODES = {20429, 20500, 20503, 30001}
 UNSUBSCRIBED = "21610"
@@ -76,9 +75,8 @@ class ProviderError(Exception):
 
 
 def sender_of(settings: Settings) -> str:
-    """What an alert records as sent from: the messaging service, the From number or name, or
-    the pool's senders (alerting.sending.senders)."""
-    return label(twilio_senders(settings))
+    """The rate-limited identity: the messaging service, else the From number or name."""
+    return settings.twilio_messaging_service_sid or settings.twilio_from
 
 
 def base_url(settings: Settings) -> str | None:
@@ -217,7 +215,6 @@ class Provider:
         url = base_url(settings)
         if url:
             self.client.api.base_url = url.rstrip("/")
-        self.senders = twilio_senders(settings)
 
     async def __aenter__(self) -> Provider:
         return self
@@ -226,13 +223,11 @@ class Provider:
         await self._http.close()
 
     async def send(self, to: str, body: str, callback_url: str | None = None) -> SendResult:
-        """From the phone's own sender of the pool (the one whose limiter gave the slot)."""
         kwargs: dict = {"to": to, "body": body}
-        sender = sender_for(self.senders, to)
-        if sender.service:
-            kwargs["messaging_service_sid"] = sender.id
+        if self.settings.twilio_messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.settings.twilio_messaging_service_sid
         else:
-            kwargs["from_"] = sender.id
+            kwargs["from_"] = self.settings.twilio_from
         if callback_url:
             kwargs["status_callback"] = callback_url
         try:
@@ -256,14 +251,10 @@ class Provider:
         `DateSent>` filter: `date_sent` stays null until Twilio hands the message to a carrier,
         so a message still queued at Twilio (the very case after a timeout) would not be listed.
         The list is newest first, so it is read page by page until `date_created` is older than
-        `since` (second precision, hence the one-second margin).
-        With a pool of senders the list is of everything sent to `to`, from any sender: the
-        phone's sender follows from the pool, and a pool changed since the send (a sender
-        added moves some phones to it) must not hide a message it holds, which would be sent
-        again. This text from another of our senders is on the phone just the same."""
+        `since` (second precision, hence the one-second margin)."""
         kwargs: dict = {"to": to, "page_size": 20}
         service = self.settings.twilio_messaging_service_sid
-        if not service and not self.settings.twilio_senders:
+        if not service:
             kwargs["from_"] = self.settings.twilio_from
         floor = since.replace(microsecond=0) - timedelta(seconds=1)
         try:

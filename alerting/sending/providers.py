@@ -35,9 +35,8 @@ from dataclasses import dataclass
 import redis
 
 from alerting.config import PROVIDER_NAMES, Settings
-from alerting.sending.provider import Provider, ProviderError
+from alerting.sending.provider import Provider, ProviderError, sender_of
 from alerting.sending.ratelimit import RateLimiter
-from alerting.sending.senders import Sender, sender_for, twilio_senders
 from alerting.sending.vonage import VonageProvider
 
 WINDOW_S = 60  # the health the status page shows: the last minute
@@ -69,26 +68,20 @@ def open_provider(settings: Settings, name: str) -> Provider | VonageProvider:
     return VonageProvider(settings) if name == "vonage" else Provider(settings)
 
 
-def senders_of(settings: Settings, name: str) -> tuple[Sender, ...]:
-    """Each provider's senders, each with its own rate limit (its own key in Redis): Twilio's
-    pool (alerting.sending.senders), Vonage's one sender."""
+def limiter_for(conn: redis.Redis, settings: Settings, name: str) -> RateLimiter:
+    """Each provider's own rate limit (its own sender key in Redis)."""
     if name == "vonage":
-        return (Sender(f"vonage:{settings.vonage_from}", settings.vonage_rate_per_second),)
-    return twilio_senders(settings)
+        return RateLimiter(conn, f"vonage:{settings.vonage_from}", settings.vonage_rate_per_second)
+    return RateLimiter(conn, sender_of(settings), settings.sms_rate_per_second)
 
 
 @dataclass(frozen=True)
 class Lane:
-    """One provider as a send job uses it: the client and its senders' rate limits."""
+    """One provider as a send job uses it: the client and its own rate limit."""
 
     name: str
     provider: Provider | VonageProvider
-    senders: tuple[Sender, ...]
-    limiters: dict[str, RateLimiter]  # by sender id
-
-    def limiter_for(self, phone: str) -> RateLimiter:
-        """The limiter of the sender the provider sends `phone`'s SMS from."""
-        return self.limiters[sender_for(self.senders, phone).id]
+    limiter: RateLimiter
 
     def callback_url(self, public_url: str, message_id: int) -> str:
         return public_url + CALLBACK_PATHS[self.name].format(id=message_id)
@@ -102,9 +95,7 @@ async def open_lanes(conn: redis.Redis, settings: Settings) -> AsyncIterator[dic
     async with contextlib.AsyncExitStack() as stack:
         for name in PROVIDER_NAMES:
             provider = await stack.enter_async_context(open_provider(settings, name))
-            senders = senders_of(settings, name)
-            limiters = {sender.id: sender.limiter(conn) for sender in senders}
-            lanes[name] = Lane(name, provider, senders, limiters)
+            lanes[name] = Lane(name, provider, limiter_for(conn, settings, name))
         yield lanes
 
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from alerting.config import Settings
 from alerting.models import utcnow
 from alerting.phones import mask
-from alerting.sending.provider import Provider, ProviderError
+from alerting.sending.provider import Provider, ProviderError, sender_of
 from alerting.sending.queues import URGENT, job_context, redis_for
+from alerting.sending.ratelimit import RateLimiter
 from alerting.sending.reconcile import RECONCILE_AFTER_S
-from alerting.sending.senders import sender_for, twilio_senders
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ def send_code_job(phone: str, body: str, code_id: int, sealed: str) -> str | Non
 
 
 def _send(settings: Settings, phone: str, body: str) -> str | None:
-    """Wait for a slot of the phone's sender's rate limit, send, return the provider's id."""
+    """Wait for a slot of the sender's rate limit, send, return the provider's id."""
     conn = redis_for(settings.redis_url)
-    limiter = sender_for(twilio_senders(settings), phone).limiter(conn)
+    limiter = RateLimiter(conn, sender_of(settings), settings.sms_rate_per_second)
 
     async def run() -> str | None:
         while True:

@@ -19,7 +19,6 @@ from alerting.auth import (
 from alerting.db import db
 from alerting.models import CATEGORIES, SEVERITIES, AuditEvent, StaffUser
 from alerting.phones import PhoneError, mask, parse_phone
-from alerting.sending.senders import twilio_senders
 from alerting.staff import bp
 from alerting.staff.forms import ApprovalPolicyForm, StaffUserEditForm, StaffUserForm
 
@@ -164,7 +163,6 @@ def provider_settings():
         ("TWILIO_AUTH_TOKEN", _("set") if st.twilio_auth_token else _("not set")),
         ("TWILIO_FROM", st.twilio_from),
         ("TWILIO_MESSAGING_SERVICE_SID", st.twilio_messaging_service_sid),
-        ("TWILIO_SENDERS", ", ".join(f"{s.id}:{s.rate:g}" for s in twilio_senders(st))),
         ("TWILIO_BASE_URL", st.twilio_base_url),
         ("SIMULATOR_URL", st.simulator_url if st.sms_provider == "simulator" else ""),
         ("PUBLIC_URL", st.public_url),

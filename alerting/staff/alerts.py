@@ -40,7 +40,6 @@ from alerting.models import (
 )
 from alerting.phones import mask
 from alerting.progress import held_by_quiet_hours, seconds_left
-from alerting.sending.senders import pool_rate, twilio_senders
 from alerting.staff import bp
 from alerting.staff.forms import ActionForm, confirmed
 from alerting.templates_text import templates_for_browser
@@ -274,9 +273,9 @@ def progress(alert_id: int) -> dict:
     ]
     settings = current.settings()
     summary["held"] = held_by_quiet_hours(s, alert_id, ZoneInfo(settings.timezone))
-    summary["rate_limit"] = round(pool_rate(twilio_senders(settings)), 2)
+    summary["rate_limit"] = settings.sms_rate_per_second
     held = sum(h["count"] for h in summary["held"])
-    summary["eta_s"] = seconds_left(summary["counts"], held, summary["rate_limit"])
+    summary["eta_s"] = seconds_left(summary["counts"], held, settings.sms_rate_per_second)
     return summary
 
 
