@@ -567,20 +567,9 @@ def cancel_alert(session: Session, who: Principal, alert_id: int) -> Alert:
 def _hang_up(session: Session, alert_id: int) -> None:
     """Calls of the cancelled alert that ring or are being listened to are ended (a worker's
     job), so nobody hears the rest of a warning that was withdrawn."""
-    from alerting.sending.voice import hang_up
-    from alerting.sending.voice_status import IN_CALL
+    from alerting.sending.voice import calls_in_progress, hang_up
 
-    calling = session.scalar(
-        select(Message.id)
-        .where(
-            Message.alert_id == alert_id,
-            Message.channel == "voice",
-            Message.provider_sid.is_not(None),
-            Message.status.in_(IN_CALL),
-        )
-        .limit(1)
-    )
-    if calling is None:
+    if session.execute(calls_in_progress(alert_id).limit(1)).first() is None:
         return
     try:
         hang_up(alert_id)

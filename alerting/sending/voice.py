@@ -410,19 +410,22 @@ def hang_up(alert_id: int) -> None:
     )
 
 
+def calls_in_progress(alert_id: int):
+    """The provider ids of the alert's calls that ring or are being listened to."""
+    return select(M.c.provider_sid).where(
+        M.c.alert_id == alert_id,
+        M.c.channel == "voice",
+        M.c.provider_sid.is_not(None),
+        M.c.status.in_(IN_CALL),
+    )
+
+
 def hang_up_job(alert_id: int) -> int:
     """RQ entry point: end the alert's calls that are ringing or answered; how many. Their
     final status callbacks (canceled, completed) land on the rows as any other."""
     with job_context() as app:
         with app.extensions["alerting.engine"].connect() as conn:
-            sids = conn.scalars(
-                select(M.c.provider_sid).where(
-                    M.c.alert_id == alert_id,
-                    M.c.channel == "voice",
-                    M.c.provider_sid.is_not(None),
-                    M.c.status.in_(IN_CALL),
-                )
-            ).all()
+            sids = conn.scalars(calls_in_progress(alert_id)).all()
 
         async def end_all() -> int:
             async with Provider(app.extensions["alerting.settings"]) as provider:
